@@ -1,0 +1,103 @@
+// Policy rules (REFERENCE §2) over synthesized JSON: the example passes every rule, and each rule
+// catches the fault it exists for. The aspect fails synthesis and writes nothing.
+import * as fs from "fs";
+import { checkPolicies } from "../../lib/policy/aspect";
+import { POLICY_RULES, vpcOverlaps } from "../../lib/policy/rules";
+import type { Json, StackJson } from "../../lib/policy/json";
+import { buildApp } from "../../lib/stacks/app";
+import { synthesize } from "../../lib/synth";
+import { example, variant } from "../support/topology";
+import { synthStacks, tempDir } from "../support/synth";
+
+const t = example();
+const clean = synthStacks(t).stacks;
+const copy = (name: string): StackJson => structuredClone(clean.find((s) => s.name === name)!);
+const ruleIds = (s: StackJson) => checkPolicies(t, s).map((v) => `${v.rule} ${v.resource}`);
+
+function violating(name: string, mutate: (json: Json) => void): string[] {
+  const s = copy(name);
+  mutate(s.json);
+  return ruleIds(s);
+}
+
+describe("policy rules", () => {
+  it("finds nothing wrong with the example", () => {
+    for (const s of clean) expect({ stack: s.name, violations: ruleIds(s) }).toEqual({ stack: s.name, violations: [] });
+    expect(vpcOverlaps(clean)).toEqual([]);
+  });
+
+  it("covers the rules the project promises", () => {
+    expect(POLICY_RULES.map((r) => r.id)).toEqual(["FW-1", "FW-2", "FW-3", "FW-4", "FW-5", "DR-1", "LB-1", "LB-2", "LB-3", "LB-4", "SP-1", "CF-3", "SEC-1", "SEC-2"]);
+  });
+
+  const fw = (j: Json, tier = "app") => j.resource.digitalocean_firewall[`fw-${tier}`];
+  const lb = (j: Json) => j.resource.digitalocean_loadbalancer.lb;
+  const cases: Array<[string, string, (j: Json) => void, string]> = [
+    ["FW-1", "region-nyc1", (j) => fw(j).inbound_rule.push({ protocol: "tcp", port_range: "8080", source_addresses: ["0.0.0.0/0"] }), "digitalocean_firewall.fw-app"],
+    ["FW-2", "region-nyc1", (j) => { fw(j).inbound_rule[0] = { protocol: "tcp", port_range: "22", source_tags: ["x"] }; }, "digitalocean_firewall.fw-app"],
+    ["FW-3", "region-nyc1", (j) => fw(j, "postgres").inbound_rule.push({ protocol: "tcp", port_range: "5432", source_addresses: ["203.0.113.0/24"] }), "digitalocean_firewall.fw-postgres"],
+    ["FW-3", "region-nyc1", (j) => fw(j, "redis").inbound_rule.push({ protocol: "tcp", port_range: "1-65535", source_tags: ["x"] }), "digitalocean_firewall.fw-redis"],
+    ["FW-4", "region-nyc1", (j) => { j.resource.digitalocean_droplet["pg-nyc1-1"].tags = ["shop-production"]; }, "digitalocean_droplet.pg-nyc1-1"],
+    ["FW-5", "region-nyc1", (j) => fw(j).outbound_rule.push({ protocol: "tcp", port_range: "25", destination_addresses: ["0.0.0.0/0"] }), "digitalocean_firewall.fw-app"],
+    ["DR-1", "region-nyc1", (j) => { j.resource.digitalocean_droplet["app-nyc1-1"].monitoring = false; }, "digitalocean_droplet.app-nyc1-1"],
+    ["DR-1", "region-nyc1", (j) => { j.resource.digitalocean_droplet["app-nyc1-1"].ssh_keys = []; }, "digitalocean_droplet.app-nyc1-1"],
+    ["DR-1", "region-nyc1", (j) => { j.resource.digitalocean_droplet["app-nyc1-1"].user_data += "\npassword: hunter2\n"; }, "digitalocean_droplet.app-nyc1-1"],
+    ["DR-1", "region-nyc1", (j) => { delete j.resource.digitalocean_droplet["app-nyc1-1"].vpc_uuid; }, "digitalocean_droplet.app-nyc1-1"],
+    ["LB-1", "region-nyc1", (j) => { lb(j).redirect_http_to_https = false; }, "digitalocean_loadbalancer.lb"],
+    ["LB-2", "region-nyc1", (j) => { delete lb(j).forwarding_rule[0].certificate_name; }, "digitalocean_loadbalancer.lb"],
+    ["LB-2", "region-nyc1", (j) => { lb(j).tls_cipher_policy = "DEFAULT"; }, "digitalocean_loadbalancer.lb"],
+    ["LB-3", "region-nyc1", (j) => { lb(j).firewall = { allow: ["cidr:0.0.0.0/0"] }; }, "digitalocean_loadbalancer.lb"],
+    ["LB-3", "region-nyc1", (j) => { delete lb(j).firewall; }, "digitalocean_loadbalancer.lb"],
+    ["LB-4", "region-nyc1", (j) => { delete lb(j).healthcheck.path; }, "digitalocean_loadbalancer.lb"],
+    ["SP-1", "global", (j) => { j.resource.digitalocean_spaces_bucket.backups.acl = "public-read"; }, "digitalocean_spaces_bucket.backups"],
+    ["SP-1", "global", (j) => { j.resource.digitalocean_spaces_bucket.backups.versioning.enabled = false; }, "digitalocean_spaces_bucket.backups"],
+    ["SP-1", "global", (j) => { j.resource.digitalocean_spaces_key["backups-key"].grant = [{ bucket: "", permission: "fullaccess" }]; }, "digitalocean_spaces_key.backups-key"],
+    ["CF-3", "global", (j) => { delete j.resource.cloudflare_load_balancer_pool["pool-ams3"].monitor; }, "cloudflare_load_balancer_pool.pool-ams3"],
+    ["CF-3", "global", (j) => { j.resource.cloudflare_load_balancer.edge.default_pools.pop(); }, "cloudflare_load_balancer.edge"],
+    ["CF-3", "global", (j) => { j.resource.cloudflare_load_balancer.edge.proxied = false; }, "cloudflare_load_balancer.edge"],
+    ["CF-3", "global", (j) => { delete j.resource.cloudflare_load_balancer_monitor.monitor.path; }, "cloudflare_load_balancer_monitor.monitor"],
+    ["SEC-1", "global", (j) => { j.provider.digitalocean[0].token = "x"; }, "provider.digitalocean"],
+    ["SEC-1", "global", (j) => { j.resource.digitalocean_project.project.description = `dop_v1_${"0".repeat(64)}`; }, "(stack)"],
+    ["SEC-2", "global", (j) => { j.output.backups_secret_key.sensitive = false; }, "output.backups_secret_key"],
+  ];
+
+  it.each(cases)("%s catches a fault in %s", (rule, stack, mutate, resource) => {
+    expect(violating(stack, mutate)).toContain(`${rule} ${resource}`);
+  });
+
+  it("VPC-1 catches overlapping VPC ranges across stacks", () => {
+    const [a, b] = [copy("region-nyc1"), copy("region-ams3")];
+    b.json.resource.digitalocean_vpc.vpc.ip_range = "10.100.8.0/21";
+    expect(vpcOverlaps([a, b]).map((v) => `${v.rule} ${v.stack}`)).toEqual(["VPC-1 region-ams3"]);
+  });
+});
+
+describe("PolicyAspect", () => {
+  const openSsh = (dir: string) => {
+    const shop = buildApp(t, dir);
+    const nyc1 = shop.regions.find((r) => r.region.slug === "nyc1")!;
+    (nyc1.node.findChild("firewall-app").node.findChild("Resource") as unknown as { addOverride(p: string, v: unknown): void })
+      .addOverride("inbound_rule", [{ protocol: "tcp", port_range: "22", source_addresses: ["0.0.0.0/0"] }]);
+    return shop.app;
+  };
+
+  it("fails synthesis with the rule id and the resource, and writes nothing", () => {
+    const out = tempDir();
+    expect(() => synthesize(t, out, openSsh)).toThrow(/FW-1 digitalocean_firewall\.fw-app \(stack region-nyc1\): inbound tcp 22 admits 0\.0\.0\.0\/0/);
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
+  it("lets a declared exception through", () => {
+    const excepted = variant((d) => {
+      d.policyExceptions = ["FW-1", "FW-2"].map((rule) => ({ rule, resource: "digitalocean_firewall.fw-app", reason: "temporary: bastion migration, ticket OPS-42" }));
+    });
+    const out = tempDir();
+    expect(() => synthesize(excepted, out, (dir) => {
+      const shop = buildApp(excepted, dir);
+      (shop.regions[0].node.findChild("firewall-app").node.findChild("Resource") as unknown as { addOverride(p: string, v: unknown): void })
+        .addOverride("inbound_rule", [{ protocol: "tcp", port_range: "22", source_addresses: ["0.0.0.0/0"] }]);
+      return shop.app;
+    })).not.toThrow();
+    expect(fs.readdirSync(out).sort()).toEqual(["manifest.json", "stacks"]);
+  });
+});

@@ -1,0 +1,77 @@
+import * as path from "path";
+import { hostsOf, OUTPUT_HOSTS, OUTPUT_LOAD_BALANCER_IP } from "../../lib/model";
+import { example, variant } from "../support/topology";
+import { synthStacks } from "../support/synth";
+import type { Json } from "../../lib/policy/json";
+
+const { stacks } = synthStacks(example());
+const stack = (name: string): Json => stacks.find((s) => s.name === name)!.json;
+
+describe("stacks", () => {
+  it("has one stack per region and one global stack", () => {
+    expect(stacks.map((s) => s.name)).toEqual(["global", "region-ams3", "region-lon1", "region-nyc1"]);
+  });
+
+  it("puts every host of a region in that region's stack, named as in the model", () => {
+    for (const region of ["nyc1", "ams3", "lon1"]) {
+      const names = Object.values(stack(`region-${region}`).resource.digitalocean_droplet).map((d) => (d as Json).name).sort();
+      expect(names).toEqual(hostsOf(example()).filter((h) => h.region === region).map((h) => h.name).sort());
+    }
+  });
+
+  it("exports every host with public and private addresses, and the load balancer IP", () => {
+    const outputs = stack("region-nyc1").output;
+    expect(outputs[OUTPUT_HOSTS].value["pg-nyc1-1"]).toEqual({
+      name: "pg-nyc1-1", region: "nyc1", tier: "postgres",
+      public_ipv4: "${digitalocean_droplet.pg-nyc1-1.ipv4_address}", private_ipv4: "${digitalocean_droplet.pg-nyc1-1.ipv4_address_private}",
+    });
+    expect(outputs[OUTPUT_HOSTS].sensitive).toBeUndefined();
+    expect(outputs[OUTPUT_LOAD_BALANCER_IP].value).toBe("${digitalocean_loadbalancer.lb.ip}");
+    expect(stack("region-lon1").output[OUTPUT_LOAD_BALANCER_IP]).toBeUndefined(); // the witness serves no web traffic
+  });
+
+  it("peers every pair of region VPCs", () => {
+    expect(Object.keys(stack("global").resource.digitalocean_vpc_peering).sort()).toEqual(["peering-ams3-lon1", "peering-nyc1-ams3", "peering-nyc1-lon1"]);
+  });
+
+  it("anchors local state at the project root so remote-state readers and backends meet", () => {
+    const backends = new Map(stacks.map((s) => [s.name, path.posix.join("cdktf.out/stacks", s.name, s.json.terraform.backend.local.path)]));
+    expect(backends.get("region-nyc1")).toBe("terraform-state/region-nyc1.tfstate");
+    const remote = stack("global").data.terraform_remote_state as Record<string, Json>;
+    expect(Object.keys(remote)).toHaveLength(3);
+    for (const [id, ds] of Object.entries(remote)) {
+      const producer = id.replace("cross-stack-reference-input-", "");
+      expect(path.posix.join("cdktf.out/stacks/global", ds.config.path)).toBe(backends.get(producer));
+    }
+  });
+
+  it("stores state in Spaces with an S3 backend when asked, and reads remote state from the same keys", () => {
+    const { stacks: s3 } = synthStacks(variant((d) => { d.stateBackend = { type: "s3", bucket: "shop-tfstate", region: "fra1" }; }));
+    const region = s3.find((s) => s.name === "region-nyc1")!.json.terraform.backend.s3;
+    expect(region).toMatchObject({ bucket: "shop-tfstate", key: "shop-multiregion/region-nyc1.tfstate", endpoints: { s3: "https://fra1.digitaloceanspaces.com" } });
+    const remote = s3.find((s) => s.name === "global")!.json.data.terraform_remote_state["cross-stack-reference-input-region-nyc1"];
+    expect(remote.backend).toBe("s3");
+    expect(remote.config).toMatchObject({ bucket: "shop-tfstate", key: "shop-multiregion/region-nyc1.tfstate" });
+  });
+
+  it("orders Cloudflare pools primary first, with the load balancers' IPs from the region stacks", () => {
+    const lb = stack("global").resource.cloudflare_load_balancer.edge;
+    expect(lb.default_pools).toEqual(["${cloudflare_load_balancer_pool.pool-nyc1.id}", "${cloudflare_load_balancer_pool.pool-ams3.id}"]);
+    expect(stack("global").resource.cloudflare_load_balancer_pool["pool-nyc1"].origins[0].address)
+      .toMatch(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-region-nyc1\.outputs\.[\w-]+\}$/);
+  });
+
+  it("groups every droplet, volume, load balancer and the bucket in the DigitalOcean project", () => {
+    const resources: string[] = stack("global").resource.digitalocean_project.project.resources;
+    expect(resources).toHaveLength(hostsOf(example()).length + 3 /* volumes */ + 2 /* load balancers */ + 1 /* bucket */);
+  });
+
+  it("builds a standby-cluster topology's two regions without a witness", () => {
+    const { stacks: sc } = synthStacks(variant((d) => {
+      d.database.mode = "standby-cluster";
+      d.regions = d.regions.filter((r: Json) => r.role !== "witness");
+      d.regions[0].tiers.redis.count = 2;
+    }));
+    expect(sc.map((s) => s.name)).toEqual(["global", "region-ams3", "region-nyc1"]);
+  });
+});

@@ -1,0 +1,57 @@
+import * as fs from "fs";
+import * as path from "path";
+import { run } from "../main";
+import { EXAMPLE_FILE, variantText } from "./support/topology";
+import { tempDir } from "./support/synth";
+
+function capture(argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = run(argv, { log: (s) => out.push(s), error: (s) => err.push(s) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+describe("npm start", () => {
+  it("synthesizes the example and prints stacks, resource counts and regions", () => {
+    const out = path.join(tempDir(), "cdktf.out");
+    const r = capture(["--topology", EXAMPLE_FILE, "--out", out]);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain("regions: nyc1 (primary, VPC 10.100.0.0/20), ams3 (secondary, VPC 10.101.0.0/20), lon1 (witness, VPC 10.102.0.0/20)");
+    expect(r.out).toMatch(/stack region-nyc1: \d+ resources\n(?: +\d+ \w+\n)*\s+8 digitalocean_droplet/);
+    expect(r.out).toMatch(/stack global: \d+ resources/);
+    expect(fs.existsSync(path.join(out, "stacks", "global", "cdk.tf.json"))).toBe(true);
+  });
+
+  it("exits 2 on a bad topology, names the file and field, and writes nothing", () => {
+    const dir = tempDir();
+    const file = path.join(dir, "topology.yaml");
+    fs.writeFileSync(file, variantText((d) => { d.regions[0].tiers.etcd.count = 2; }));
+    const out = path.join(dir, "cdktf.out");
+    const r = capture(["--topology", file, "--out", out]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`error: ${file}: 1 problem:`);
+    expect(r.err).toContain("etcd member count (tiers.etcd + tiers.witness over all regions) must be odd and >= 3 (3 or 5), got 4");
+    expect(r.err).not.toMatch(/\n\s+at /); // no stack trace for a user mistake
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it("keeps the previous output when the new topology is bad", () => {
+    const dir = tempDir();
+    const out = path.join(dir, "cdktf.out");
+    expect(capture(["--topology", EXAMPLE_FILE, "--out", out]).code).toBe(0);
+    const before = fs.readFileSync(path.join(out, "stacks", "region-nyc1", "cdk.tf.json"), "utf8");
+    const file = path.join(dir, "bad.yaml");
+    fs.writeFileSync(file, "project: [unclosed\n");
+    const r = capture(["--topology", file, "--out", out]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/line 2, column 1: /);
+    expect(fs.readFileSync(path.join(out, "stacks", "region-nyc1", "cdk.tf.json"), "utf8")).toBe(before);
+  });
+
+  it("rejects unknown arguments with usage", () => {
+    const r = capture(["--topolgy", "x.yaml"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('error: unknown argument "--topolgy"');
+    expect(r.err).toContain("usage: npm start -- [--topology FILE] [--out DIR]");
+  });
+});

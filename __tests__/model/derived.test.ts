@@ -1,0 +1,67 @@
+// Names, ports, address plan and timing budget: pure functions of the model.
+import { hostsOf, inboundRulesFor, parseCidr, portTable, rtoBudget, servingRegions, TIMING_PRESETS, tierRegionTag } from "../../lib/model";
+import { example, variant } from "../support/topology";
+
+const t = example();
+
+describe("hosts", () => {
+  it("derives stable host names per tier, region and index", () => {
+    expect(hostsOf(t).map((h) => h.name)).toEqual([
+      "app-nyc1-1", "app-nyc1-2", "worker-nyc1-1", "pg-nyc1-1", "pg-nyc1-2", "redis-nyc1-1", "etcd-nyc1-1", "mon-nyc1-1",
+      "app-ams3-1", "app-ams3-2", "worker-ams3-1", "pg-ams3-1", "redis-ams3-1", "etcd-ams3-1", "mon-ams3-1",
+      "witness-lon1-1",
+    ]);
+  });
+
+  it("puts the witness in etcd, Sentinel and Alertmanager groups", () => {
+    expect(hostsOf(t).find((h) => h.name === "witness-lon1-1")!.groups).toEqual(["alertmanager", "etcd_cluster", "region_lon1", "sentinel"]);
+  });
+
+  it("orders serving regions primary first", () => {
+    expect(servingRegions(t)).toEqual(["nyc1", "ams3"]);
+  });
+
+  it("tags tiers per region", () => {
+    expect(tierRegionTag(t, "postgres", "nyc1")).toBe("shop-production-pg-nyc1");
+  });
+});
+
+describe("ports", () => {
+  it("opens the app port from the load balancer and keeps HAProxy's frontends local", () => {
+    const app = inboundRulesFor(t, "app").map((r) => `${r.port}/${r.protocol}`);
+    expect(app).toEqual(["22/tcp", "8080/tcp", "7000/tcp", "9100/tcp"]);
+    expect(portTable(t).filter((r) => r.from === "local").map((r) => r.port)).toEqual([5000, 5001]);
+  });
+
+  it("follows the app port of the topology", () => {
+    expect(inboundRulesFor(variant((d) => { d.app.port = 3000; }), "app").map((r) => r.port)).toContain(3000);
+  });
+});
+
+describe("address plan", () => {
+  it("gives each region a distinct private /20", () => {
+    const ranges = t.regions.map((r) => parseCidr(r.vpcRange));
+    expect(ranges.every((r) => typeof r !== "string" && r.prefix === 20)).toBe(true);
+    expect(new Set(t.regions.map((r) => r.vpcRange)).size).toBe(3);
+  });
+});
+
+describe("timing", () => {
+  it("keeps Patroni's rule loop_wait + 2 × retry_timeout <= ttl in every preset", () => {
+    for (const [name, p] of Object.entries(TIMING_PRESETS)) {
+      expect({ name, ok: p.patroni.loopWait + 2 * p.patroni.retryTimeout <= p.patroni.ttl }).toEqual({ name, ok: true });
+    }
+  });
+
+  it("orders presets from fast to wan-safe in their recovery budget", () => {
+    const budget = (timing: string) => rtoBudget({ ...t, timing } as typeof t).primaryLoss;
+    expect(budget("fast")).toBeLessThan(budget("balanced"));
+    expect(budget("balanced")).toBeLessThan(budget("wan-safe"));
+    expect(budget("wan-safe")).toBeLessThanOrEqual(budget("stock"));
+  });
+
+  it("bounds a PostgreSQL crash by primary_start_timeout, not Patroni's 300 s default", () => {
+    expect(rtoBudget(t).postgresCrash).toBeLessThan(60);
+    expect(rtoBudget({ ...t, timing: "stock" }).postgresCrash).toBeGreaterThan(300);
+  });
+});

@@ -1,0 +1,4 @@
+// Registers cdktf's Jest matchers (toHaveResourceWithProperties, …) for every test file.
+import { Testing } from "cdktf";
+
+Testing.setupJest();

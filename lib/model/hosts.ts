@@ -1,0 +1,94 @@
+// The derived host list: every droplet of the topology with its tier, region, services and groups.
+import { hostName, regionGroup } from "./naming";
+import { TIERS, type RegionRole, type Tier, type Topology } from "./types";
+
+export const SERVICES = [
+  "app", "worker", "haproxy", "patroni", "postgresql", "pgbackrest", "redis", "sentinel", "etcd",
+  "prometheus", "alertmanager", "node_exporter", "postgres_exporter", "redis_exporter",
+] as const;
+export type Service = (typeof SERVICES)[number];
+
+/** What runs on each tier. */
+export const TIER_SERVICES: Readonly<Record<Tier, readonly Service[]>> = {
+  app: ["app", "haproxy", "node_exporter"],
+  worker: ["worker", "haproxy", "node_exporter"],
+  postgres: ["patroni", "postgresql", "pgbackrest", "postgres_exporter", "node_exporter"],
+  redis: ["redis", "sentinel", "redis_exporter", "node_exporter"],
+  etcd: ["etcd", "node_exporter"],
+  monitoring: ["prometheus", "alertmanager", "node_exporter"],
+  witness: ["etcd", "sentinel", "alertmanager", "node_exporter"],
+};
+
+/** Ansible groups (autobase-style names) and the service that puts a host in each. */
+export const SERVICE_GROUPS: ReadonlyArray<readonly [group: string, service: Service]> = [
+  ["etcd_cluster", "etcd"],
+  ["postgres_cluster", "patroni"],
+  ["balancers", "haproxy"],
+  ["redis", "redis"],
+  ["sentinel", "sentinel"],
+  ["app", "app"],
+  ["workers", "worker"],
+  ["monitoring", "prometheus"],
+  ["alertmanager", "alertmanager"],
+];
+
+export interface Host {
+  readonly name: string;
+  readonly region: string;
+  readonly regionRole: RegionRole;
+  readonly tier: Tier;
+  /** 1-based position within its tier and region. */
+  readonly index: number;
+  readonly size: string;
+  readonly image: string;
+  readonly services: readonly Service[];
+  /** Ansible groups, sorted. */
+  readonly groups: readonly string[];
+}
+
+/** Every host, in region order then tier order then index: stable, so outputs are deterministic. */
+export function hostsOf(t: Topology): readonly Host[] {
+  const hosts: Host[] = [];
+  for (const region of t.regions) {
+    for (const tier of TIERS) {
+      const spec = region.tiers[tier];
+      if (!spec) continue;
+      for (let i = 1; i <= spec.count; i++) {
+        const services = TIER_SERVICES[tier];
+        const groups = SERVICE_GROUPS.filter(([, s]) => services.includes(s)).map(([g]) => g);
+        hosts.push(Object.freeze({
+          name: hostName(tier, region.slug, i),
+          region: region.slug,
+          regionRole: region.role,
+          tier,
+          index: i,
+          size: spec.size,
+          image: spec.image,
+          services,
+          groups: Object.freeze([...groups, regionGroup(region.slug)].sort()),
+        }));
+      }
+    }
+  }
+  return Object.freeze(hosts);
+}
+
+export function hostsRunning(t: Topology, service: Service): readonly Host[] {
+  return hostsOf(t).filter((h) => h.services.includes(service));
+}
+
+export function tiersRunning(service: Service): readonly Tier[] {
+  return TIERS.filter((tier) => TIER_SERVICES[tier].includes(service));
+}
+
+export function tierCount(t: Topology, tier: Tier, region?: string): number {
+  return t.regions
+    .filter((r) => region === undefined || r.slug === region)
+    .reduce((n, r) => n + (r.tiers[tier]?.count ?? 0), 0);
+}
+
+/** Regions whose load balancer takes web traffic (primary and secondary regions with app droplets). */
+export function servingRegions(t: Topology): readonly string[] {
+  const ordered = [...t.regions.filter((r) => r.role === "primary"), ...t.regions.filter((r) => r.role === "secondary")];
+  return ordered.filter((r) => (r.tiers.app?.count ?? 0) > 0).map((r) => r.slug);
+}

@@ -1,0 +1,80 @@
+// The port table: which port each service listens on, on which tiers, and who may connect.
+// Firewalls are built from it and the rendered configs listen on exactly these ports.
+import { tiersRunning, type Service } from "./hosts";
+import type { Tier, Topology } from "./types";
+
+/** Who may connect: tiers (by tag in-region, by VPC range cross-region), the operators' CIDRs, the
+ * region's load balancer, or nobody from outside (`local`: bound to 127.0.0.1 only). */
+export type PortSource = { readonly tiers: readonly Tier[] } | "admin" | "load_balancer" | "local";
+
+export interface PortRule {
+  readonly name: string;
+  readonly service: Service | "ssh";
+  readonly port: number;
+  readonly protocol: "tcp" | "udp";
+  /** Tiers that listen on this port. */
+  readonly listeners: readonly Tier[];
+  readonly from: PortSource;
+}
+
+const ALL: readonly Tier[] = ["app", "worker", "postgres", "redis", "etcd", "monitoring", "witness"];
+const BALANCERS = tiersRunning("haproxy");
+
+/** Fixed ports; the app port comes from the topology. */
+export const PORTS = {
+  ssh: 22,
+  postgres: 5432,
+  patroniApi: 8008,
+  haproxyPrimary: 5000,
+  haproxyReplicas: 5001,
+  haproxyStats: 7000,
+  etcdClient: 2379,
+  etcdPeer: 2380,
+  redis: 6379,
+  sentinel: 26379,
+  prometheus: 9090,
+  alertmanager: 9093,
+  alertmanagerCluster: 9094,
+  nodeExporter: 9100,
+  postgresExporter: 9187,
+  redisExporter: 9121,
+} as const;
+
+export function portTable(t: Pick<Topology, "app">): readonly PortRule[] {
+  const rule = (name: string, service: PortRule["service"], port: number, from: PortSource, listeners = tiersRunning(service as Service), protocol: "tcp" | "udp" = "tcp"): PortRule =>
+    ({ name, service, port, protocol, listeners, from });
+  return [
+    rule("ssh", "ssh", PORTS.ssh, "admin", ALL),
+    rule("app_http", "app", t.app.port, "load_balancer"),
+    rule("haproxy_primary", "haproxy", PORTS.haproxyPrimary, "local"),
+    rule("haproxy_replicas", "haproxy", PORTS.haproxyReplicas, "local"),
+    rule("haproxy_stats", "haproxy", PORTS.haproxyStats, { tiers: ["monitoring"] }),
+    rule("postgresql", "postgresql", PORTS.postgres, { tiers: ["postgres", ...BALANCERS] }),
+    rule("patroni_api", "patroni", PORTS.patroniApi, { tiers: ["postgres", ...BALANCERS, "monitoring"] }),
+    rule("etcd_client", "etcd", PORTS.etcdClient, { tiers: ["postgres", "etcd", "witness", "monitoring"] }),
+    rule("etcd_peer", "etcd", PORTS.etcdPeer, { tiers: ["etcd", "witness"] }),
+    rule("redis", "redis", PORTS.redis, { tiers: ["redis", "witness", ...BALANCERS] }),
+    rule("sentinel", "sentinel", PORTS.sentinel, { tiers: ["redis", "witness", ...BALANCERS] }),
+    rule("prometheus", "prometheus", PORTS.prometheus, { tiers: ["monitoring"] }),
+    rule("alertmanager", "alertmanager", PORTS.alertmanager, { tiers: ["monitoring", "witness"] }),
+    rule("alertmanager_cluster", "alertmanager", PORTS.alertmanagerCluster, { tiers: ["monitoring", "witness"] }),
+    rule("alertmanager_cluster_udp", "alertmanager", PORTS.alertmanagerCluster, { tiers: ["monitoring", "witness"] }, undefined, "udp"),
+    rule("node_exporter", "node_exporter", PORTS.nodeExporter, { tiers: ["monitoring"] }),
+    rule("postgres_exporter", "postgres_exporter", PORTS.postgresExporter, { tiers: ["monitoring"] }),
+    rule("redis_exporter", "redis_exporter", PORTS.redisExporter, { tiers: ["monitoring"] }),
+  ];
+}
+
+/** Rules a tier's firewall must open (everything but loopback-only listeners). */
+export function inboundRulesFor(t: Pick<Topology, "app">, tier: Tier): readonly PortRule[] {
+  return portTable(t).filter((r) => r.listeners.includes(tier) && r.from !== "local");
+}
+
+/** Outbound ports allowed to the whole internet (DNS, HTTP(S) for packages/git/Spaces, NTP). */
+export const PUBLIC_EGRESS: ReadonlyArray<{ protocol: "tcp" | "udp"; port: number }> = [
+  { protocol: "tcp", port: 53 },
+  { protocol: "udp", port: 53 },
+  { protocol: "tcp", port: 80 },
+  { protocol: "tcp", port: 443 },
+  { protocol: "udp", port: 123 },
+];

@@ -1,0 +1,210 @@
+// Semantic validation: a table of rules evaluated together over a schema-checked, defaulted topology.
+// Each message names the field, what it must be, and the value found.
+import { closest, CLOUDFLARE_MIN_MONITOR_INTERVAL, DO_REGIONS, DO_SIZES, SPACES_REGIONS, SUPPORTED_POSTGRES_VERSIONS } from "./catalog";
+import { DO_RESERVED, isPrivate, overlaps, parseCidr, type Cidr } from "./network";
+import { TIERS, type Topology } from "./types";
+
+export interface Rule {
+  readonly id: string;
+  readonly check: (t: Topology) => string[];
+}
+
+const q = JSON.stringify;
+const count = (t: Topology, i: number, tier: keyof Topology["regions"][number]["tiers"]) => t.regions[i].tiers[tier]?.count ?? 0;
+const etcdMembers = (t: Topology, i: number) => count(t, i, "etcd") + count(t, i, "witness");
+
+export const RULES: readonly Rule[] = [
+  {
+    id: "region-known",
+    check: (t) => t.regions.flatMap((r, i) => DO_REGIONS[r.slug] ? [] : [
+      `regions[${i}].slug must be a DigitalOcean region (${Object.keys(DO_REGIONS).join(", ")}), got ${q(r.slug)}${hint(r.slug, Object.keys(DO_REGIONS))}`,
+    ]),
+  },
+  {
+    id: "size-known",
+    check: (t) => t.regions.flatMap((r, i) => TIERS.flatMap((tier) => {
+      const size = r.tiers[tier]?.size;
+      return size === undefined || DO_SIZES.has(size) ? [] : [
+        `regions[${i}].tiers.${tier}.size must be a DigitalOcean droplet size slug (e.g. s-2vcpu-4gb), got ${q(size)}${hint(size, DO_SIZES)}`,
+      ];
+    })),
+  },
+  {
+    id: "region-unique",
+    check: (t) => t.regions.flatMap((r, i) => {
+      const first = t.regions.findIndex((o) => o.slug === r.slug);
+      return first < i ? [`regions[${i}].slug must be unique, got ${q(r.slug)} again (already regions[${first}])`] : [];
+    }),
+  },
+  {
+    id: "one-primary",
+    check: (t) => {
+      const primaries = t.regions.filter((r) => r.role === "primary").map((r) => r.slug);
+      return primaries.length === 1 ? [] : [`regions must have exactly one region with role "primary", got ${primaries.length}${primaries.length ? ` (${primaries.join(", ")})` : ""}`];
+    },
+  },
+  {
+    id: "two-serving-regions",
+    check: (t) => {
+      const serving = t.regions.filter((r) => r.role !== "witness" && (r.tiers.app?.count ?? 0) > 0).map((r) => r.slug);
+      return serving.length >= 2 ? [] : [
+        `regions must include at least two serving regions (role primary or secondary with tiers.app.count >= 1) to survive a region loss, got ${serving.length}${serving.length ? ` (${serving.join(", ")})` : ""}`,
+      ];
+    },
+  },
+  {
+    id: "app-droplets",
+    check: (t) => t.regions.flatMap((r, i) => r.role !== "witness" && count(t, i, "app") < 1 ? [
+      `regions[${i}].tiers.app.count must be >= 1 in a ${r.role} region (${r.slug} serves web traffic), got ${count(t, i, "app")}`,
+    ] : []),
+  },
+  {
+    id: "witness-tiers",
+    check: (t) => t.regions.flatMap((r, i) => TIERS.flatMap((tier) => {
+      const n = count(t, i, tier);
+      if (n === 0) return [];
+      if (r.role === "witness" && tier !== "witness") return [`regions[${i}].tiers.${tier} is not allowed in a witness region (${r.slug}); a witness region holds only tiers.witness`];
+      if (r.role !== "witness" && tier === "witness") return [`regions[${i}].tiers.witness is only allowed in a region with role "witness", got role ${q(r.role)}`];
+      return [];
+    })),
+  },
+  {
+    id: "postgres-placement",
+    check: (t) => t.regions.flatMap((r, i) => {
+      if (r.role === "witness") return [];
+      const n = count(t, i, "postgres");
+      if (r.role === "primary" && t.database.synchronousMode && n < 2) {
+        return [`regions[${i}].tiers.postgres.count must be >= 2 for database.synchronousMode (an in-region synchronous standby), got ${n}; add a node or set synchronousMode: false`];
+      }
+      return n < 1 ? [`regions[${i}].tiers.postgres.count must be >= 1 in a ${r.role} region (it needs a database node to fail over to), got ${n}`] : [];
+    }),
+  },
+  {
+    id: "etcd-layout",
+    check: (t) => {
+      if (t.database.mode === "standby-cluster") {
+        return t.regions.flatMap((r, i) => {
+          const n = etcdMembers(t, i);
+          return r.role !== "witness" && (n < 1 || n % 2 === 0)
+            ? [`regions[${i}].tiers.etcd.count must be odd (1, 3 or 5) in standby-cluster mode, where each region runs its own etcd, got ${n}`] : [];
+        });
+      }
+      const perRegion = t.regions.map((r, i) => ({ slug: r.slug, n: etcdMembers(t, i) })).filter((x) => x.n > 0);
+      const total = perRegion.reduce((s, x) => s + x.n, 0);
+      const layout = perRegion.map((x) => `${x.slug}: ${x.n}`).join(", ") || "none";
+      const errors: string[] = [];
+      if (perRegion.length < 3) {
+        errors.push(`database.mode "stretched" needs etcd members in three regions (two regions cannot keep an etcd majority when the bigger one is lost), got ${perRegion.length} (${layout}); add a witness region with tiers.witness or use mode "standby-cluster"`);
+      }
+      if (total < 3 || total % 2 === 0) errors.push(`etcd member count (tiers.etcd + tiers.witness over all regions) must be odd and >= 3 (3 or 5), got ${total} (${layout})`);
+      const majority = Math.floor(total / 2) + 1;
+      for (const x of perRegion) {
+        if (perRegion.length >= 2 && x.n >= majority) errors.push(`etcd members in ${x.slug} must be fewer than a majority (${majority} of ${total}), got ${x.n}: losing ${x.slug} would lose etcd quorum`);
+      }
+      return errors;
+    },
+  },
+  {
+    id: "standby-cluster-regions",
+    check: (t) => {
+      if (t.database.mode !== "standby-cluster") return [];
+      const secondaries = t.regions.filter((r) => r.role === "secondary").length;
+      return secondaries === 1 ? [] : [`database.mode "standby-cluster" needs exactly one secondary region (the standby cluster), got ${secondaries}`];
+    },
+  },
+  {
+    id: "sentinel-quorum",
+    check: (t) => {
+      const perRegion = t.regions.map((r, i) => ({ slug: r.slug, n: count(t, i, "redis") + count(t, i, "witness") })).filter((x) => x.n > 0);
+      const total = perRegion.reduce((s, x) => s + x.n, 0);
+      const errors: string[] = [];
+      if (total < 3) errors.push(`Redis Sentinels (one per redis and witness host) must number at least 3, got ${total}; add redis or witness hosts`);
+      const minRegions = t.database.mode === "stretched" ? 3 : 2;
+      if (perRegion.length < minRegions) errors.push(`Redis Sentinels must run in at least ${minRegions} regions, got ${perRegion.length} (${perRegion.map((x) => x.slug).join(", ") || "none"})`);
+      const primary = t.regions.findIndex((r) => r.role === "primary");
+      if (primary >= 0 && count(t, primary, "redis") < 1) errors.push(`regions[${primary}].tiers.redis.count must be >= 1 in the primary region, got 0`);
+      return errors;
+    },
+  },
+  {
+    id: "monitoring-present",
+    check: (t) => t.regions.some((r) => (r.tiers.monitoring?.count ?? 0) > 0) ? [] : ["regions must include at least one tiers.monitoring host (Prometheus + Alertmanager), got none"],
+  },
+  { id: "vpc-ranges", check: vpcRangeErrors },
+  {
+    id: "peering-available",
+    check: (t) => t.regions.length < 2 ? [] : t.regions.flatMap((r, i) => DO_REGIONS[r.slug] && !DO_REGIONS[r.slug].peering ? [
+      `regions[${i}].slug ${q(r.slug)} cannot be used: cross-region VPC peering is not available in ${r.slug.toUpperCase()}, and replication and etcd need private addresses; pick another region`,
+    ] : []),
+  },
+  { id: "admin-cidrs", check: adminCidrErrors },
+  {
+    id: "monitor-interval",
+    check: (t) => {
+      const min = CLOUDFLARE_MIN_MONITOR_INTERVAL[t.cloudflare.plan];
+      return t.cloudflare.monitorIntervalSeconds >= min ? [] : [
+        `cloudflare.monitorIntervalSeconds must be >= ${min} on the ${t.cloudflare.plan} plan, got ${t.cloudflare.monitorIntervalSeconds}; raise it or change cloudflare.plan`,
+      ];
+    },
+  },
+  {
+    id: "hostname-in-zone",
+    check: (t) => {
+      const { zone, hostname } = t.domain;
+      return hostname === zone || hostname.endsWith(`.${zone}`) ? [] : [`domain.hostname must be inside the zone ${q(zone)} (e.g. shop.${zone}), got ${q(hostname)}`];
+    },
+  },
+  {
+    id: "postgres-version",
+    check: (t) => SUPPORTED_POSTGRES_VERSIONS.includes(t.database.postgresVersion) ? [] : [
+      `database.postgresVersion must be one of ${SUPPORTED_POSTGRES_VERSIONS.join(", ")} (packaged by Debian 12), got ${t.database.postgresVersion}`,
+    ],
+  },
+  {
+    id: "spaces-region",
+    check: (t) => SPACES_REGIONS.includes(t.backups.spacesRegion) ? [] : [
+      `backups.spacesRegion must be a Spaces region (${SPACES_REGIONS.join(", ")}), got ${q(t.backups.spacesRegion)}`,
+    ],
+  },
+];
+
+function hint(value: string, candidates: Iterable<string>): string {
+  const c = closest(value, candidates);
+  return c ? ` (did you mean ${q(c)}?)` : "";
+}
+
+function vpcRangeErrors(t: Topology): string[] {
+  const errors: string[] = [];
+  const parsed: Array<{ i: number; c: Cidr }> = [];
+  t.regions.forEach((r, i) => {
+    const field = `regions[${i}].vpcRange`;
+    const c = parseCidr(r.vpcRange);
+    if (typeof c === "string") return void errors.push(`${field} ${c}, got ${q(r.vpcRange)}`);
+    if (!isPrivate(c)) return void errors.push(`${field} must be an RFC 1918 private range (10/8, 172.16/12, 192.168/16), got ${q(r.vpcRange)}`);
+    if (c.prefix < 16 || c.prefix > 24) return void errors.push(`${field} must be between /16 and /24 (DigitalOcean VPC limits), got ${q(r.vpcRange)}`);
+    const reserved = DO_RESERVED.find((d) => overlaps(d, c));
+    if (reserved) return void errors.push(`${field} must not overlap DigitalOcean's reserved ${reserved.text}, got ${q(r.vpcRange)}`);
+    for (const p of parsed) {
+      if (overlaps(p.c, c)) errors.push(`${field} must not overlap regions[${p.i}].vpcRange ${q(p.c.text)} (peered VPCs need distinct ranges), got ${q(r.vpcRange)}`);
+    }
+    parsed.push({ i, c });
+  });
+  return errors;
+}
+
+function adminCidrErrors(t: Topology): string[] {
+  if (t.ssh.adminCidrs.length === 0) return ["ssh.adminCidrs must list at least one operator CIDR allowed to SSH (e.g. your office or bastion /32), got an empty list"];
+  return t.ssh.adminCidrs.flatMap((text, i) => {
+    const field = `ssh.adminCidrs[${i}]`;
+    if (/\/0$/.test(text)) return [`${field} must not open SSH to the whole internet, got ${q(text)}; list your office, VPN or bastion ranges`];
+    if (text.includes(":")) {
+      return /^[0-9a-f:]+\/(\d{1,3})$/i.test(text) && Number(text.split("/")[1]) <= 128 ? [] : [`${field} must be a CIDR like 2001:db8::/48, got ${q(text)}`];
+    }
+    const c = parseCidr(text);
+    return typeof c === "string" ? [`${field} ${c}, got ${q(text)}`] : [];
+  });
+}
+
+export function runRules(t: Topology): string[] {
+  return RULES.flatMap((r) => r.check(t));
+}

@@ -1,0 +1,88 @@
+// Timing presets tune every failover layer together, and the RTO budget says what they add up to.
+import { CLOUDFLARE_MIN_MONITOR_INTERVAL } from "./catalog";
+import type { Topology, TimingPresetName } from "./types";
+
+export interface TimingPreset {
+  readonly patroni: { readonly ttl: number; readonly loopWait: number; readonly retryTimeout: number; readonly primaryStartTimeout: number };
+  /** HAProxy health checks against Patroni's REST API, milliseconds. */
+  readonly haproxy: { readonly interMs: number; readonly fastinterMs: number; readonly downinterMs: number; readonly fall: number; readonly rise: number };
+  readonly sentinel: { readonly downAfterMs: number; readonly failoverTimeoutMs: number };
+  /** etcd raft timings, tuned to the inter-region round trip (heartbeat ≈ RTT, election ≈ 10×). */
+  readonly etcd: { readonly heartbeatMs: number; readonly electionMs: number };
+  readonly loadBalancer: { readonly intervalSeconds: number; readonly timeoutSeconds: number; readonly unhealthy: number; readonly healthy: number };
+  readonly cloudflare: { readonly timeoutSeconds: number; readonly retries: number };
+}
+
+export const TIMING_PRESETS: Readonly<Record<TimingPresetName, TimingPreset>> = {
+  fast: {
+    patroni: { ttl: 7, loopWait: 1, retryTimeout: 3, primaryStartTimeout: 5 },
+    haproxy: { interMs: 500, fastinterMs: 250, downinterMs: 250, fall: 2, rise: 1 },
+    sentinel: { downAfterMs: 2000, failoverTimeoutMs: 10000 },
+    etcd: { heartbeatMs: 100, electionMs: 1000 },
+    loadBalancer: { intervalSeconds: 3, timeoutSeconds: 3, unhealthy: 2, healthy: 2 },
+    cloudflare: { timeoutSeconds: 3, retries: 1 },
+  },
+  balanced: {
+    patroni: { ttl: 12, loopWait: 3, retryTimeout: 4, primaryStartTimeout: 15 },
+    haproxy: { interMs: 1000, fastinterMs: 500, downinterMs: 500, fall: 2, rise: 1 },
+    sentinel: { downAfterMs: 5000, failoverTimeoutMs: 30000 },
+    etcd: { heartbeatMs: 250, electionMs: 2500 },
+    loadBalancer: { intervalSeconds: 5, timeoutSeconds: 3, unhealthy: 3, healthy: 3 },
+    cloudflare: { timeoutSeconds: 5, retries: 2 },
+  },
+  "wan-safe": {
+    patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, primaryStartTimeout: 60 },
+    haproxy: { interMs: 2000, fastinterMs: 1000, downinterMs: 1000, fall: 3, rise: 2 },
+    sentinel: { downAfterMs: 10000, failoverTimeoutMs: 60000 },
+    etcd: { heartbeatMs: 500, electionMs: 5000 },
+    loadBalancer: { intervalSeconds: 10, timeoutSeconds: 5, unhealthy: 3, healthy: 5 },
+    cloudflare: { timeoutSeconds: 5, retries: 2 },
+  },
+  // Patroni's shipped defaults with autobase-like HAProxy checks: the lab's baseline only.
+  stock: {
+    patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, primaryStartTimeout: 300 },
+    haproxy: { interMs: 3000, fastinterMs: 1000, downinterMs: 1000, fall: 3, rise: 2 },
+    sentinel: { downAfterMs: 30000, failoverTimeoutMs: 180000 },
+    etcd: { heartbeatMs: 100, electionMs: 1000 },
+    loadBalancer: { intervalSeconds: 10, timeoutSeconds: 5, unhealthy: 3, healthy: 5 },
+    cloudflare: { timeoutSeconds: 5, retries: 2 },
+  },
+};
+
+export function presetOf(t: Pick<Topology, "timing">): TimingPreset {
+  return TIMING_PRESETS[t.timing];
+}
+
+export interface RtoBudget {
+  /** Writes through HAProxy fail, then work again on a promoted replica. */
+  readonly primaryLoss: number;
+  /** PostgreSQL crashes under a live Patroni: restart first, failover after primary_start_timeout. */
+  readonly postgresCrash: number;
+  /** Whole primary region lost: etcd re-elects, the leader key expires, HAProxy and the edge follow. */
+  readonly regionLossDatabase: number;
+  readonly regionLossWeb: number;
+  readonly redisPrimaryLoss: number;
+}
+
+/** Worst-case recovery seconds per failure class, computed from the preset's numbers. */
+export function rtoBudget(t: Pick<Topology, "timing" | "cloudflare">): RtoBudget {
+  const p = presetOf(t);
+  const { ttl, loopWait, primaryStartTimeout } = p.patroni;
+  const haproxyUp = (p.haproxy.rise * p.haproxy.downinterMs) / 1000 + p.haproxy.interMs / 1000;
+  const promote = ttl + 1; // leader key expiry after the last refresh, then the watch wakes replicas
+  const etcdElection = (2 * p.etcd.electionMs) / 1000;
+  const cf = t.cloudflare.monitorIntervalSeconds * (p.cloudflare.retries + 1) + p.cloudflare.timeoutSeconds;
+  const round = (n: number) => Math.round(n * 10) / 10;
+  return {
+    primaryLoss: round(promote + haproxyUp),
+    postgresCrash: round(loopWait + primaryStartTimeout + loopWait + promote + haproxyUp),
+    regionLossDatabase: round(etcdElection + promote + haproxyUp),
+    regionLossWeb: round(cf),
+    redisPrimaryLoss: round((p.sentinel.downAfterMs + 1000) / 1000 + 1),
+  };
+}
+
+/** Minimum Cloudflare monitor interval for the topology's plan. */
+export function minimumMonitorInterval(t: Pick<Topology, "cloudflare">): number {
+  return CLOUDFLARE_MIN_MONITOR_INTERVAL[t.cloudflare.plan];
+}

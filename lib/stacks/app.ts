@@ -1,0 +1,24 @@
+// Builds the whole cdktf app for a topology: a stack per region, the global stack, and the policy
+// aspect. Used by main.ts (synthesis), by `cdktf synth`/`deploy` through cdktf.json, and by tests.
+import { App, Aspects } from "cdktf";
+import { GLOBAL_STACK_NAME, type Topology } from "../model";
+import { PolicyAspect } from "../policy/aspect";
+import { GlobalStack } from "./global-stack";
+import { RegionStack } from "./region-stack";
+
+export interface ShopApp {
+  readonly app: App;
+  readonly regions: readonly RegionStack[];
+  readonly global: GlobalStack;
+}
+
+export function buildApp(t: Topology, outdir?: string): ShopApp {
+  // No stack traces in the manifest: they hold absolute paths and break byte-identical output.
+  const app = new App({ outdir, stackTraces: false });
+  const regions = t.regions.map((r) => new RegionStack(app, t, r));
+  const global = new GlobalStack(app, t, regions);
+  // cdktf invokes aspects from each stack down, so the aspect goes on every stack (not on the app).
+  const policy = new PolicyAspect(t, GLOBAL_STACK_NAME);
+  for (const stack of [...regions, global]) Aspects.of(stack).add(policy);
+  return { app, regions, global };
+}

@@ -1,0 +1,89 @@
+// One stack per region: applying or destroying a region never touches another region's state.
+// VPC, tags, droplets per tier, PostgreSQL volumes, a firewall per tier, the load balancer, and the
+// outputs the Ansible generator reads (lib/model/outputs.ts).
+import { Construct } from "constructs";
+import { TerraformOutput, TerraformStack } from "cdktf";
+import { configureBackend } from "../backend";
+import { TierDroplets } from "../compute/tier-droplets";
+import { PostgresVolumes } from "../data/postgres-volumes";
+import { RegionalLoadBalancer } from "../edge/regional-load-balancer";
+import {
+  hostsOf, OUTPUT_HOSTS, OUTPUT_LOAD_BALANCER_IP, projectTag, regionStackName, tierRegionTag, TIERS, vpcName,
+  type RegionSpec, type Tier, type Topology,
+} from "../model";
+import { TierFirewall } from "../network/tier-firewall";
+import { CloudflareProvider, DataDigitaloceanSshKey, DigitaloceanProvider, Droplet, Loadbalancer, Tag, Volume, Vpc } from "../providers";
+
+export class RegionStack extends TerraformStack {
+  readonly region: RegionSpec;
+  readonly vpc: Vpc;
+  readonly droplets: ReadonlyMap<string, Droplet>;
+  readonly volumes: ReadonlyMap<string, Volume>;
+  readonly loadBalancer?: Loadbalancer;
+
+  constructor(scope: Construct, t: Topology, region: RegionSpec) {
+    const name = regionStackName(region.slug);
+    super(scope, name);
+    this.region = region;
+    configureBackend(this, t, name);
+    // Credentials come from the environment (DIGITALOCEAN_TOKEN, CLOUDFLARE_API_TOKEN), never from here.
+    new DigitaloceanProvider(this, "digitalocean", {});
+    new CloudflareProvider(this, "cloudflare", {});
+
+    this.vpc = new Vpc(this, "vpc", {
+      name: vpcName(t, region.slug),
+      region: region.slug,
+      ipRange: region.vpcRange,
+      description: `${t.project} ${t.environment} private network in ${region.slug}`,
+    });
+    const keys = t.ssh.keys.map((key) => new DataDigitaloceanSshKey(this, `ssh-key-${key}`, { name: key }));
+
+    const tiers = TIERS.filter((tier) => (region.tiers[tier]?.count ?? 0) > 0);
+    const tags = new Map<Tier, string>(tiers.map((tier) => [tier, new Tag(this, `tag-${tier}`, { name: tierRegionTag(t, tier, region.slug) }).name]));
+    const hosts = hostsOf(t).filter((h) => h.region === region.slug);
+    const droplets = new Map<string, Droplet>();
+    for (const tier of tiers) {
+      const group = new TierDroplets(this, tier, {
+        hosts: hosts.filter((h) => h.tier === tier),
+        vpcId: this.vpc.id,
+        sshKeyFingerprints: keys.map((k) => k.fingerprint),
+        sshPublicKeys: keys.map((k) => k.publicKey),
+        tags: [projectTag(t), tags.get(tier)!],
+        preventDestroy: tier === "postgres",
+      });
+      group.droplets.forEach((d, n) => droplets.set(n, d));
+    }
+    this.droplets = droplets;
+
+    const pgDroplets = new Map([...droplets].filter(([n]) => hosts.find((h) => h.name === n)?.tier === "postgres"));
+    this.volumes = new PostgresVolumes(this, "postgres-volumes", { region: region.slug, droplets: pgDroplets, sizeGb: t.database.volumeSizeGb }).volumes;
+
+    if (tags.has("app")) {
+      this.loadBalancer = new RegionalLoadBalancer(this, "load-balancer", { topology: t, region: region.slug, vpcId: this.vpc.id, targetTag: tags.get("app")! }).resource;
+    }
+    for (const tier of tiers) {
+      new TierFirewall(this, `firewall-${tier}`, {
+        topology: t,
+        region: region.slug,
+        tier,
+        targetTag: tags.get(tier)!,
+        regionTierTags: tags,
+        loadBalancerId: this.loadBalancer?.id,
+      });
+    }
+
+    new TerraformOutput(this, OUTPUT_HOSTS, {
+      description: "Hosts of this region: name, region, tier, public and private IPv4 (read by `npm run generate`).",
+      value: Object.fromEntries(hosts.map((h) => [h.name, {
+        name: h.name,
+        region: h.region,
+        tier: h.tier,
+        public_ipv4: droplets.get(h.name)!.ipv4Address,
+        private_ipv4: droplets.get(h.name)!.ipv4AddressPrivate,
+      }])),
+    });
+    if (this.loadBalancer) {
+      new TerraformOutput(this, OUTPUT_LOAD_BALANCER_IP, { description: "Public IP of the region's load balancer (Cloudflare pool origin).", value: this.loadBalancer.ip });
+    }
+  }
+}
