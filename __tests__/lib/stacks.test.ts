@@ -70,7 +70,6 @@ describe("stacks", () => {
     const { stacks: sc } = synthStacks(variant((d) => {
       d.database.mode = "standby-cluster";
       d.regions = d.regions.filter((r: Json) => r.role !== "witness");
-      d.regions[0].tiers.redis.count = 2;
     }));
     expect(sc.map((s) => s.name)).toEqual(["global", "region-ams3", "region-nyc1"]);
   });

@@ -7,7 +7,7 @@ const t = example();
 describe("hosts", () => {
   it("derives stable host names per tier, region and index", () => {
     expect(hostsOf(t).map((h) => h.name)).toEqual([
-      "app-nyc1-1", "app-nyc1-2", "worker-nyc1-1", "pg-nyc1-1", "pg-nyc1-2", "redis-nyc1-1", "etcd-nyc1-1", "mon-nyc1-1",
+      "app-nyc1-1", "app-nyc1-2", "worker-nyc1-1", "pg-nyc1-1", "pg-nyc1-2", "redis-nyc1-1", "redis-nyc1-2", "etcd-nyc1-1", "mon-nyc1-1",
       "app-ams3-1", "app-ams3-2", "worker-ams3-1", "pg-ams3-1", "redis-ams3-1", "etcd-ams3-1", "mon-ams3-1",
       "witness-lon1-1",
     ]);
@@ -15,6 +15,12 @@ describe("hosts", () => {
 
   it("puts the witness in etcd, Sentinel and Alertmanager groups", () => {
     expect(hostsOf(t).find((h) => h.name === "witness-lon1-1")!.groups).toEqual(["alertmanager", "etcd_cluster", "region_lon1", "sentinel"]);
+  });
+
+  it("runs one Sentinel per region with Redis, so no region holds a Sentinel majority", () => {
+    const sentinels = hostsOf(t).filter((h) => h.services.includes("sentinel")).map((h) => h.name);
+    expect(sentinels).toEqual(["redis-nyc1-1", "redis-ams3-1", "witness-lon1-1"]);
+    expect(hostsOf(t).find((h) => h.name === "redis-nyc1-2")!.groups).toEqual(["redis", "region_nyc1"]);
   });
 
   it("orders serving regions primary first", () => {

@@ -117,7 +117,13 @@ describe("topology validation rules", () => {
 
   it("fails with fewer than three Sentinels", () => {
     expect(problemsOf((d) => { d.regions[1].tiers.redis.count = 0; })).toContain(
-      "Redis Sentinels (one per redis and witness host) must number at least 3, got 2; add redis or witness hosts",
+      "Redis Sentinels (one per region with redis hosts, one per witness host) must number at least 3, got 2; add redis hosts in another region or a witness",
+    );
+  });
+
+  it("fails when one region holds a Sentinel majority", () => {
+    expect(problemsOf((d) => { d.regions[2].tiers.witness.count = 3; })).toContain(
+      "Redis Sentinels in lon1 must be fewer than a majority (3 of 5), got 3: losing lon1 would leave no quorum to fail over",
     );
   });
 

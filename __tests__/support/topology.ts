@@ -43,5 +43,4 @@ export function problemsOf(edit: (doc: Doc) => void, env: NodeJS.ProcessEnv = {}
 export function standbyClusterEdit(doc: Doc): void {
   doc.database.mode = "standby-cluster";
   doc.regions = doc.regions.filter((r: Doc) => r.role !== "witness");
-  doc.regions[0].tiers.redis.count = 2;
 }

@@ -32,6 +32,15 @@ export const SERVICE_GROUPS: ReadonlyArray<readonly [group: string, service: Ser
   ["alertmanager", "alertmanager"],
 ];
 
+/** What runs on one host. In stretched mode a region's Redis hosts share one Sentinel (on the first),
+ * so that no region holds a Sentinel majority: losing a region must leave a majority to elect the new
+ * primary. In standby-cluster mode (two regions, promotion by command) every Redis host runs one. */
+export function servicesOf(t: Pick<Topology, "database">, tier: Tier, index: number): readonly Service[] {
+  const services = TIER_SERVICES[tier];
+  const oneSentinelPerRegion = t.database.mode === "stretched";
+  return tier === "redis" && index > 1 && oneSentinelPerRegion ? services.filter((s) => s !== "sentinel") : services;
+}
+
 export interface Host {
   readonly name: string;
   readonly region: string;
@@ -54,7 +63,7 @@ export function hostsOf(t: Topology): readonly Host[] {
       const spec = region.tiers[tier];
       if (!spec) continue;
       for (let i = 1; i <= spec.count; i++) {
-        const services = TIER_SERVICES[tier];
+        const services = servicesOf(t, tier, i);
         const groups = SERVICE_GROUPS.filter(([, s]) => services.includes(s)).map(([g]) => g);
         hosts.push(Object.freeze({
           name: hostName(tier, region.slug, i),

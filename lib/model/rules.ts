@@ -115,10 +115,16 @@ export const RULES: readonly Rule[] = [
   {
     id: "sentinel-quorum",
     check: (t) => {
-      const perRegion = t.regions.map((r, i) => ({ slug: r.slug, n: count(t, i, "redis") + count(t, i, "witness") })).filter((x) => x.n > 0);
+      const stretched = t.database.mode === "stretched";
+      const perRegion = t.regions.map((r, i) => ({ slug: r.slug, n: (stretched ? Math.min(count(t, i, "redis"), 1) : count(t, i, "redis")) + count(t, i, "witness") })).filter((x) => x.n > 0);
       const total = perRegion.reduce((s, x) => s + x.n, 0);
       const errors: string[] = [];
-      if (total < 3) errors.push(`Redis Sentinels (one per redis and witness host) must number at least 3, got ${total}; add redis or witness hosts`);
+      const placement = stretched ? "one per region with redis hosts, one per witness host" : "one per redis host";
+      if (total < 3) errors.push(`Redis Sentinels (${placement}) must number at least 3, got ${total}; add redis hosts${stretched ? " in another region or a witness" : ""}`);
+      const majority = Math.floor(total / 2) + 1;
+      for (const x of stretched ? perRegion : []) {
+        if (perRegion.length >= 2 && x.n >= majority) errors.push(`Redis Sentinels in ${x.slug} must be fewer than a majority (${majority} of ${total}), got ${x.n}: losing ${x.slug} would leave no quorum to fail over`);
+      }
       const minRegions = t.database.mode === "stretched" ? 3 : 2;
       if (perRegion.length < minRegions) errors.push(`Redis Sentinels must run in at least ${minRegions} regions, got ${perRegion.length} (${perRegion.map((x) => x.slug).join(", ") || "none"})`);
       const primary = t.regions.findIndex((r) => r.role === "primary");
