@@ -1,33 +1,41 @@
 #!/usr/bin/env node
-// shop-multiregion entry point. `npm start [-- --topology FILE] [--out DIR]` synthesizes the Terraform
-// JSON of every stack into cdktf.out/ and prints a summary. Under the cdktf CLI (`cdktf synth`,
+// shop-multiregion entry point. `npm start [-- --topology FILE] [--outputs FILE] [--out DIR]`
+// synthesizes the Terraform JSON of every stack into cdktf.out/, prints a summary, and writes the
+// Ansible tree to cdktf.out/ansible/ when deploy outputs are at hand (the bundled example ships
+// documentation addresses in examples/outputs.json). Under the cdktf CLI (`cdktf synth`,
 // `cdktf deploy`, which set CDKTF_OUTDIR) it synthesizes where the CLI asks; the topology then comes
 // from SHOP_TOPOLOGY (default: the bundled example).
 import * as path from "path";
-import { loadTopology, rtoBudget, TopologyError, type Topology } from "./lib/model";
+import { loadTopology, OutputsError, rtoBudget, TopologyError, type Topology } from "./lib/model";
+import { TreeError, writeTree } from "./playbooks-gen/engine/tree";
+import { readOutputs } from "./playbooks-gen/cli";
+import { generateTree } from "./playbooks-gen/generate";
 import { buildApp } from "./lib/stacks/app";
 import { synthesize, type SynthSummary } from "./lib/synth";
 
 const DEFAULT_TOPOLOGY = "examples/topology.yaml";
+const DEFAULT_OUTPUTS = "examples/outputs.json";
+const USAGE = "usage: npm start -- [--topology FILE] [--outputs FILE] [--out DIR]";
 
 export interface CliOptions {
   readonly topology: string;
+  /** Deploy outputs for the Ansible tree; defaults to the bundled example's only with the example. */
+  readonly outputs?: string;
   readonly out: string;
 }
 
 export function parseArgs(argv: readonly string[]): CliOptions {
-  const opts = { topology: DEFAULT_TOPOLOGY, out: "cdktf.out" };
+  const opts: { topology: string; outputs?: string; out: string } = { topology: DEFAULT_TOPOLOGY, out: "cdktf.out" };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
-    if (flag === "--topology" || flag === "--out") {
-      if (!value || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-      opts[flag === "--topology" ? "topology" : "out"] = value;
-      i++;
-    } else {
-      throw new UsageError(`unknown argument ${JSON.stringify(flag)}`);
-    }
+    const key = ({ "--topology": "topology", "--outputs": "outputs", "--out": "out" } as const)[flag];
+    if (!key) throw new UsageError(`unknown argument ${JSON.stringify(flag)}`);
+    if (!value || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
+    opts[key] = value;
+    i++;
   }
+  if (opts.outputs === undefined && opts.topology === DEFAULT_TOPOLOGY) opts.outputs = DEFAULT_OUTPUTS;
   return opts;
 }
 
@@ -56,12 +64,22 @@ export function run(argv: readonly string[], io: Io = { log: console.log, error:
   try {
     const opts = parseArgs(argv);
     const topology = loadTopology(opts.topology);
+    // The Ansible tree is rendered in memory before anything is written, so bad outputs leave the
+    // previous output intact.
+    const tree = opts.outputs === undefined ? undefined : generateTree(topology, readOutputs(opts.outputs), opts.outputs);
     printSummary(topology, synthesize(topology, opts.out), opts.out, io.log);
+    if (tree) {
+      const ansible = path.join(opts.out, "ansible");
+      writeTree(ansible, tree);
+      io.log(`wrote the Ansible tree (${Object.keys(tree).length} files) to ${ansible}/ from ${opts.outputs}`);
+    } else {
+      io.log("no deploy outputs given: after `cdktf deploy --outputs-file FILE`, run `npm run generate -- --topology FILE --outputs FILE`");
+    }
     return 0;
   } catch (e) {
-    if (e instanceof TopologyError || e instanceof UsageError) {
+    if (e instanceof TopologyError || e instanceof UsageError || e instanceof OutputsError || e instanceof TreeError) {
       io.error(`error: ${e.message}`);
-      if (e instanceof UsageError) io.error("usage: npm start -- [--topology FILE] [--out DIR]");
+      if (e instanceof UsageError) io.error(USAGE);
       return 2;
     }
     if (e instanceof Error && /Validation failed/.test(e.message)) {

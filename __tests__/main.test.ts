@@ -20,6 +20,27 @@ describe("npm start", () => {
     expect(r.out).toMatch(/stack region-nyc1: \d+ resources\n(?: +\d+ \w+\n)*\s+9 digitalocean_droplet/);
     expect(r.out).toMatch(/stack global: \d+ resources/);
     expect(fs.existsSync(path.join(out, "stacks", "global", "cdk.tf.json"))).toBe(true);
+    expect(r.out).toContain("no deploy outputs given"); // a topology passed by path brings no outputs
+  });
+
+  it("also writes the Ansible tree for the bundled example from its example outputs", () => {
+    const dir = tempDir();
+    const r = capture(["--out", path.join(dir, "out")]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/wrote the Ansible tree \(\d+ files\) to .*out\/ansible\/ from examples\/outputs\.json/);
+    expect(fs.existsSync(path.join(dir, "out", "ansible", "inventory", "hosts.yml"))).toBe(true);
+  });
+
+  it("exits 2 on an outputs file that misses a host, and writes nothing", () => {
+    const dir = tempDir();
+    const outputs = path.join(dir, "outputs.json");
+    const json = JSON.parse(fs.readFileSync(path.join(__dirname, "../examples/outputs.json"), "utf8"));
+    delete json["region-lon1"];
+    fs.writeFileSync(outputs, JSON.stringify(json));
+    const r = capture(["--topology", EXAMPLE_FILE, "--outputs", outputs, "--out", path.join(dir, "out")]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("host witness-lon1-1 of the topology is missing");
+    expect(fs.existsSync(path.join(dir, "out"))).toBe(false);
   });
 
   it("exits 2 on a bad topology, names the file and field, and writes nothing", () => {
@@ -52,6 +73,6 @@ describe("npm start", () => {
     const r = capture(["--topolgy", "x.yaml"]);
     expect(r.code).toBe(2);
     expect(r.err).toContain('error: unknown argument "--topolgy"');
-    expect(r.err).toContain("usage: npm start -- [--topology FILE] [--out DIR]");
+    expect(r.err).toContain("usage: npm start -- [--topology FILE] [--outputs FILE] [--out DIR]");
   });
 });

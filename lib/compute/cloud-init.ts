@@ -1,8 +1,7 @@
 // First-boot user data: an unprivileged `deploy` user reachable with the project's SSH keys, python3
 // for Ansible, root login over SSH disabled. No secrets: user data is visible in the DO API.
 import * as yaml from "js-yaml";
-
-export const DEPLOY_USER = "deploy";
+import { DEPLOY_USER } from "../model";
 
 /** `publicKeys` may be Terraform tokens (`${data.digitalocean_ssh_key.x.public_key}`). */
 export function cloudInit(hostname: string, publicKeys: readonly string[]): string {

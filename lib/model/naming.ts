@@ -12,6 +12,10 @@ const TIER_SHORT: Readonly<Record<Tier, string>> = {
   witness: "witness",
 };
 
+/** The unprivileged user cloud-init creates on every droplet (SSH keys, passwordless sudo); Ansible
+ * connects as it, since root SSH login is disabled. */
+export const DEPLOY_USER = "deploy";
+
 /** Droplet name and host name, e.g. `pg-nyc1-1` (index is 1-based). */
 export function hostName(tier: Tier, region: string, index: number): string {
   return `${TIER_SHORT[tier]}-${region}-${index}`;

@@ -1,0 +1,121 @@
+// The rendered configs work for real: three etcd members boot from their files and form a cluster with
+// the v3 JSON gateway Patroni talks to; `patroni --validate-config` accepts every node's patroni.yml
+// against it; Redis and Sentinel start from theirs. Addresses 127.0.77.x keep clear of the lab's.
+import { spawn, spawnSync, type ChildProcess } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { hostsOf, hostsRunning, type Host } from "../../lib/model/hosts";
+import { renderEtcdConfig } from "../../playbooks-gen/render/etcd";
+import { renderPatroniConfig } from "../../playbooks-gen/render/patroni";
+import { REDIS_AUTH_FILE, renderRedisConfig, renderSentinelConfig, SENTINEL_AUTH_FILE } from "../../playbooks-gen/render/redis";
+import type { RenderEnv } from "../../playbooks-gen/render-env";
+import { requireDebianPackages } from "../support/debian";
+import { example } from "./fixtures";
+
+const t = example();
+const hosts = hostsOf(t);
+const address = (name: string) => `127.0.77.${2 + hosts.findIndex((h) => h.name === name)}`;
+
+function testEnv(root: string): RenderEnv {
+  const dir = (h: Host) => path.join(root, h.name);
+  return {
+    addressOf: address,
+    listenAddress: (h) => address(h.name),
+    localAddress: (h) => address(h.name),
+    paths: (h) => ({
+      configDir: dir(h), pgDataDir: path.join(dir(h), "data"), pgSocketDir: dir(h), etcdDataDir: path.join(dir(h), "etcd"),
+      redisDataDir: dir(h), logDir: dir(h), runDir: dir(h),
+    }),
+    postgresBinDir: "/usr/lib/postgresql/15/bin",
+    clientNetworks: ["127.0.0.0/8"],
+    archiveCommand: "/bin/true",
+  };
+}
+
+async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe("rendered etcd and Patroni configs boot", () => {
+  let root: string;
+  let env: RenderEnv;
+  const members: ChildProcess[] = [];
+
+  function start(command: string, args: readonly string[], logName: string): ChildProcess {
+    const log = fs.openSync(path.join(root, logName), "w");
+    const child = spawn(command, args, { stdio: ["ignore", log, log] });
+    members.push(child);
+    return child;
+  }
+
+  beforeAll(async () => {
+    requireDebianPackages(["etcd-server", "etcd-client", "patroni", "postgresql-15", "redis-server", "redis-sentinel"]);
+    root = fs.mkdtempSync(path.join(os.tmpdir(), "boot-"));
+    env = testEnv(root);
+    for (const host of hostsRunning(t, "etcd")) {
+      const config = path.join(root, host.name, "etcd.yml");
+      fs.mkdirSync(path.dirname(config), { recursive: true });
+      fs.writeFileSync(config, renderEtcdConfig(t, host, env));
+      start("etcd", ["--config-file", config], `${host.name}-etcd.log`);
+    }
+    const endpoints = hostsRunning(t, "etcd").map((h) => `http://${address(h.name)}:2379`).join(",");
+    await until("a healthy etcd cluster", () =>
+      spawnSync("etcdctl", ["--endpoints", endpoints, "endpoint", "health"], { timeout: 5000, env: { ...process.env, ETCDCTL_API: "3" } }).status === 0, 30_000);
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const m of members) m.kill("SIGKILL");
+    await until("etcd members to exit", () => members.every((m) => m.exitCode !== null || m.signalCode !== null), 10_000);
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  it("serves the v3 JSON gateway Patroni's etcd3 client uses, with all three members", async () => {
+    const etcd = hostsRunning(t, "etcd")[0];
+    const response = await fetch(`http://${address(etcd.name)}:2379/v3/cluster/member/list`, { method: "POST", body: "{}" });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { members: Array<{ name: string }> };
+    expect(body.members.map((m) => m.name).sort()).toEqual(hostsRunning(t, "etcd").map((h) => h.name).sort());
+  });
+
+  it("patroni --validate-config accepts every node's patroni.yml", () => {
+    for (const host of hostsRunning(t, "patroni")) {
+      const config = path.join(root, host.name, "patroni.yml");
+      fs.mkdirSync(path.dirname(config), { recursive: true });
+      fs.writeFileSync(config, renderPatroniConfig(t, host, env));
+      // Passwords come from the environment, as on the hosts.
+      const r = spawnSync("/usr/bin/python3", ["/usr/bin/patroni", "--validate-config", config], {
+        encoding: "utf8", timeout: 30_000,
+        env: { ...process.env, PATRONI_SUPERUSER_PASSWORD: "x", PATRONI_REPLICATION_PASSWORD: "x", PATRONI_REWIND_PASSWORD: "x" },
+      });
+      expect([host.name, r.status, `${r.stdout}${r.stderr}`.trim()]).toEqual([host.name, 0, ""]);
+    }
+  });
+
+  it("starts Redis and Sentinel from their rendered files, with the password from the include files", async () => {
+    const redis = hostsRunning(t, "redis")[0];
+    const sentinel = hostsRunning(t, "sentinel").find((h) => h.tier === "witness")!;
+    const password = "stand-in-password";
+    for (const [host, file, auth, text] of [
+      [redis, "redis.conf", REDIS_AUTH_FILE, `requirepass "${password}"\nmasterauth "${password}"\n`],
+      [sentinel, "sentinel.conf", SENTINEL_AUTH_FILE, `sentinel auth-pass shop-production "${password}"\n`],
+    ] as const) {
+      fs.mkdirSync(env.paths(host).configDir, { recursive: true });
+      fs.writeFileSync(path.join(env.paths(host).configDir, auth), text);
+      const render = file === "redis.conf" ? renderRedisConfig : renderSentinelConfig;
+      fs.writeFileSync(path.join(root, host.name, file), render(t, host, env));
+    }
+    start("redis-server", [path.join(root, redis.name, "redis.conf")], "redis.log");
+    start("redis-sentinel", [path.join(root, sentinel.name, "sentinel.conf")], "sentinel.log");
+    const ping = (host: Host, port: number, auth: string[]) => spawnSync("redis-cli", ["-h", address(host.name), "-p", String(port), ...auth, "ping"], { encoding: "utf8", timeout: 5000 }).stdout.trim();
+    await until("Redis to answer with the password", () => ping(redis, 6379, ["--no-auth-warning", "-a", password]) === "PONG", 15_000);
+    expect(ping(redis, 6379, [])).toMatch(/NOAUTH/);
+    await until("Sentinel to answer", () => ping(sentinel, 26379, []) === "PONG", 15_000);
+    const master = spawnSync("redis-cli", ["-h", address(sentinel.name), "-p", "26379", "sentinel", "get-master-addr-by-name", "shop-production"], { encoding: "utf8", timeout: 5000 });
+    expect(master.stdout.split("\n")[0]).toBe(address(redis.name));
+  });
+});

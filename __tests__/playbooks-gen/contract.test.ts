@@ -1,0 +1,83 @@
+// The two sides held together: the inventory names exactly the droplets Terraform creates, and every
+// port a host listens on beyond loopback is exactly what its tier's firewall opens.
+import * as yaml from "js-yaml";
+import { hostsOf, type Host, type Service } from "../../lib/model/hosts";
+import { PORTS } from "../../lib/model/ports";
+import { generateTree } from "../../playbooks-gen/generate";
+import { synthStacks } from "../support/synth";
+import { example, EXAMPLE_OUTPUTS, exampleOutputs } from "./fixtures";
+
+const t = example();
+const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
+
+/** Listeners the tree does not render because the Debian package's default is used as is. */
+const PACKAGE_DEFAULTS: ReadonlyArray<[Service | "ssh", number]> = [
+  ["ssh", PORTS.ssh], ["node_exporter", PORTS.nodeExporter], ["postgres_exporter", PORTS.postgresExporter],
+  ["redis_exporter", PORTS.redisExporter], ["prometheus", PORTS.prometheus], ["alertmanager", PORTS.alertmanager], ["app", t.app.port],
+];
+
+const port = (address: string) => Number(/:(\d+)$/.exec(address.replace(/^https?:\/\//, ""))?.[1]);
+const exposed = (address: string) => !address.replace(/^https?:\/\//, "").startsWith("127.");
+
+/** Every non-loopback "protocol/port" the host's rendered configs (and package defaults) listen on. */
+function listeners(host: Host): Set<string> {
+  const file = (name: string) => tree[`files/${host.name}/${name}`];
+  const found = new Set<string>();
+  const add = (address: string) => { if (exposed(address)) found.add(`tcp/${port(address)}`); };
+  if (file("etcd.yml")) {
+    const c = yaml.load(file("etcd.yml")) as Record<string, string>;
+    add(c["listen-client-urls"]);
+    add(c["listen-peer-urls"]);
+  }
+  if (file("patroni.yml")) {
+    const c = yaml.load(file("patroni.yml")) as { restapi: { listen: string }; postgresql: { listen: string } };
+    add(c.restapi.listen);
+    add(c.postgresql.listen);
+  }
+  for (const m of (file("haproxy.cfg") ?? "").matchAll(/^\s*bind (\S+)$/gm)) add(m[1]);
+  for (const name of ["redis.conf", "sentinel.conf"]) {
+    const text = file(name);
+    if (text) add(`${/^bind (\S+)$/m.exec(text)![1]}:${/^port (\d+)$/m.exec(text)![1]}`);
+  }
+  const am = /--cluster\.listen-address=(\S+?)[ "]/.exec(file("alertmanager.default") ?? "");
+  if (am && exposed(am[1])) ["tcp", "udp"].forEach((p) => found.add(`${p}/${port(am[1])}`));
+  for (const [service, p] of PACKAGE_DEFAULTS) if (service === "ssh" || host.services.includes(service)) found.add(`tcp/${p}`);
+  return found;
+}
+
+describe("contract between the Terraform stacks and the Ansible tree", () => {
+  const { stacks } = synthStacks(t);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  const resources = (type: string) => stacks.flatMap((s) => Object.values(((s.json as any).resource?.[type] ?? {}) as Record<string, any>).map((r) => ({ stack: s.name, r })));
+
+  it("names in the inventory exactly the droplets Terraform creates", () => {
+    const inventory = yaml.load(tree["inventory/hosts.yml"]) as { all: { hosts: Record<string, unknown> } };
+    expect(Object.keys(inventory.all.hosts).sort()).toEqual(resources("digitalocean_droplet").map(({ r }) => r.name).sort());
+  });
+
+  // A firewall applies to a tier's tag in a region, so it opens the union of what those hosts listen on
+  // (in stretched mode only the first Redis host of a region runs a Sentinel).
+  it("opens in each tier's firewall exactly the ports that tier's hosts listen on", () => {
+    for (const region of t.regions) {
+      const stack = stacks.find((s) => s.name === `region-${region.slug}`)!;
+      for (const tier of Object.keys(region.tiers)) {
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const firewall = (stack.json as any).resource.digitalocean_firewall[`fw-${tier}`];
+        const opened = new Set<string>(firewall.inbound_rule.map((rule: { protocol: string; port_range: string }) => `${rule.protocol}/${rule.port_range}`));
+        const listening = new Set(hostsOf(t).filter((h) => h.region === region.slug && h.tier === tier).flatMap((h) => [...listeners(h)]));
+        expect([`${region.slug}/${tier}`, [...listening].sort()]).toEqual([`${region.slug}/${tier}`, [...opened].sort()]);
+      }
+    }
+  });
+
+  it("connects as the user cloud-init creates on every droplet (root SSH is disabled there)", () => {
+    const all = yaml.load(tree["inventory/group_vars/all.yml"]) as { ansible_user: string; ansible_become_method: string };
+    for (const { r } of resources("digitalocean_droplet")) {
+      const cloudInit = yaml.load(String(r.user_data).replace(/\$\{[^}]*\}/g, "key")) as { disable_root: boolean; users: Array<{ name: string; sudo: string }> };
+      expect(cloudInit.disable_root).toBe(true);
+      expect(cloudInit.users.map((u) => u.name)).toEqual([all.ansible_user]);
+      expect(cloudInit.users[0].sudo).toMatch(/NOPASSWD/);
+    }
+    expect(all.ansible_become_method).toBe("sudo");
+  });
+});

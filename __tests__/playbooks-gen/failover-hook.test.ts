@@ -1,0 +1,111 @@
+// The failover hook, run for real with python3: patronictl is a stub that logs its calls, the
+// DigitalOcean API is a local server, the lost region's Patroni APIs are addresses nobody serves.
+import { spawn, type ChildProcess } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import type { AddressInfo } from "net";
+import * as os from "os";
+import * as path from "path";
+import type { Topology } from "../../lib/model/types";
+import { renderFailoverHookConfig, renderFailoverHookScript } from "../../playbooks-gen/render/failover";
+import { productionRenderEnv, type RenderEnv } from "../../playbooks-gen/render-env";
+import { example, standbyExample } from "./fixtures";
+
+const LOST = "127.0.77.201:18008"; // nobody listens here: the lost region
+const ALIVE = "127.0.77.202"; // a node of the "lost" region that still answers
+
+async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe("failover hook", () => {
+  let dir: string;
+  let hook: ChildProcess | undefined;
+  const servers: http.Server[] = [];
+  const callLog = () => path.join(dir, "calls.log");
+  const calls = () => (fs.existsSync(callLog()) ? fs.readFileSync(callLog(), "utf8").trim().split("\n") : []);
+
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "hook-"));
+  });
+  afterEach(async () => {
+    hook?.kill("SIGKILL");
+    if (hook) await until("the hook to exit", () => hook!.exitCode !== null || hook!.signalCode !== null, 5000);
+    await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function listen(handler: http.RequestListener, host = "127.0.0.1", port = 0): Promise<number> {
+    const server = http.createServer(handler);
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(port, host, r));
+    return (server.address() as AddressInfo).port;
+  }
+
+  /** Starts the hook with the rendered settings, pointed at the stubs; returns its webhook URL. */
+  async function startHook(t: Topology, lostNodes: string, roles: string[]): Promise<string> {
+    const api = await listen((req, res) => {
+      fs.appendFileSync(callLog(), `FENCE ${req.method} ${req.url}\n`);
+      res.writeHead(202).end("{}");
+    });
+    fs.writeFileSync(path.join(dir, "patronictl"), `#!/bin/sh\necho "$*" | sed 's/^-c [^ ]* //' >> ${callLog()}\n[ "$3" = list ] && echo '${JSON.stringify(roles.map((Role) => ({ Role })))}'\nexit 0\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "token"), "stand-in-token\n");
+    const port = 20000 + (process.pid % 20000);
+    const env: RenderEnv = productionRenderEnv(t);
+    const ini = renderFailoverHookConfig(t, env)
+      .replace(/^listen = .*$/m, `listen = 127.0.77.1:${port}`)
+      .replace(/^interval_seconds = .*$/m, "interval_seconds = 0")
+      .replace(/^patronictl = .*$/m, `patronictl = ${path.join(dir, "patronictl")}`)
+      .replace(/^lost_region_nodes = .*$/m, `lost_region_nodes = ${lostNodes}`)
+      .replace(/^api_url = .*$/m, `api_url = http://127.0.0.1:${api}`)
+      .replace(/^token_file = .*$/m, `token_file = ${path.join(dir, "token")}`);
+    fs.writeFileSync(path.join(dir, "hook.ini"), ini);
+    fs.writeFileSync(path.join(dir, "hook.py"), renderFailoverHookScript());
+    hook = spawn("/usr/bin/python3", [path.join(dir, "hook.py"), path.join(dir, "hook.ini")], { stdio: ["ignore", "pipe", "pipe"] });
+    return `http://127.0.77.1:${port}/failover`;
+  }
+
+  async function postAlert(url: string, alertname: string): Promise<void> {
+    const body = JSON.stringify({ alerts: [{ status: "firing", labels: { alertname, severity: "critical", component: "database" } }] });
+    await until("the hook to accept the alert", async () => {
+      try {
+        return (await fetch(url, { method: "POST", body, headers: { "Content-Type": "application/json" } })).status === 200;
+      } catch {
+        return false;
+      }
+    }, 10_000);
+  }
+
+  it("fences the old region through the DigitalOcean API before promoting the standby cluster", async () => {
+    const url = await startHook(standbyExample(), LOST, ["Standby Leader"]);
+    await postAlert(url, "DatabaseRegionDown");
+    await until("the promotion", () => calls().some((c) => c.startsWith("edit-config")), 15_000);
+    expect(calls()).toEqual([
+      "list --format json", "list --format json", "list --format json",
+      "FENCE POST /v2/droplets/actions?tag_name=shop-production-pg-nyc1",
+      "edit-config --force --set standby_cluster=null",
+    ]);
+  });
+
+  it("turns synchronous mode off in stretched mode once the leader is confirmed gone three times", async () => {
+    const url = await startHook(example(), LOST, ["Replica"]);
+    await postAlert(url, "PatroniNoLeader");
+    await until("the change", () => calls().some((c) => c.startsWith("edit-config")), 15_000);
+    expect(calls()).toEqual(["list --format json", "list --format json", "list --format json", "edit-config --force --set synchronous_mode=false"]);
+  });
+
+  it("does nothing while a node of the primary region still answers", async () => {
+    const alivePort = await listen((_req, res) => res.writeHead(503).end(), ALIVE);
+    const url = await startHook(example(), `${LOST},${ALIVE}:${alivePort}`, ["Replica"]);
+    let output = "";
+    hook!.stdout!.on("data", (d) => { output += String(d); });
+    await postAlert(url, "PatroniNoLeader");
+    await until("the hook's verdict", () => output.includes("not confirmed"), 10_000);
+    expect(output).toContain(`not confirmed: ${ALIVE}:${alivePort} still answer`);
+    expect(calls()).toEqual([]);
+  });
+});

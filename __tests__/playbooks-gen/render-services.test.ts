@@ -1,0 +1,164 @@
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { hostsOf, hostsRunning } from "../../lib/model/hosts";
+import { renderEtcdConfig } from "../../playbooks-gen/render/etcd";
+import { renderHaproxyConfig } from "../../playbooks-gen/render/haproxy";
+import { renderPatroniConfig } from "../../playbooks-gen/render/patroni";
+import { renderRedisConfig, renderSentinelConfig } from "../../playbooks-gen/render/redis";
+import { productionRenderEnv } from "../../playbooks-gen/render-env";
+import { MARKER } from "../../playbooks-gen/engine/marker";
+import { requireDebianPackages } from "../support/debian";
+import { parseTopology } from "../../lib/model/load";
+import { example, EXAMPLE_TOPOLOGY, hostNamed } from "./fixtures";
+
+const t = example();
+const env = productionRenderEnv(t);
+
+describe("service config renderers (production env, example topology)", () => {
+  beforeAll(() => requireDebianPackages(["haproxy"]));
+
+  it("start every file with the regenerate marker", () => {
+    const host = hostNamed(t, "witness-lon1-1");
+    for (const text of [renderEtcdConfig(t, host, env), renderSentinelConfig(t, host, env)]) {
+      expect(text.split("\n")[0]).toBe(`# ${MARKER}`);
+    }
+  });
+
+  describe("etcd", () => {
+    const config = yaml.load(renderEtcdConfig(t, hostNamed(t, "etcd-ams3-1"), env)) as Record<string, unknown>;
+
+    it("lists every etcd member of the three regions, by name", () => {
+      expect(config["initial-cluster"]).toBe(
+        "etcd-nyc1-1=http://etcd-nyc1-1:2380,etcd-ams3-1=http://etcd-ams3-1:2380,witness-lon1-1=http://witness-lon1-1:2380");
+    });
+
+    it("listens on every interface and advertises the host name", () => {
+      expect(config).toMatchObject({
+        name: "etcd-ams3-1",
+        "listen-client-urls": "http://0.0.0.0:2379",
+        "advertise-client-urls": "http://etcd-ams3-1:2379",
+        "initial-advertise-peer-urls": "http://etcd-ams3-1:2380",
+        "initial-cluster-state": "new",
+        "enable-v2": false,
+      });
+    });
+
+    it("takes raft timings from the preset", () => {
+      expect(config).toMatchObject({ "heartbeat-interval": 250, "election-timeout": 2500 });
+    });
+  });
+
+  describe("patroni", () => {
+    const load = (name: string) => yaml.load(renderPatroniConfig(t, hostNamed(t, name), env)) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+    it("tags remote-region replicas nosync and keeps primary-region nodes sync-eligible", () => {
+      expect(load("pg-ams3-1").tags.nosync).toBe(true);
+      expect(load("pg-nyc1-2").tags.nosync).toBe(false);
+      expect(load("pg-nyc1-2").tags).not.toHaveProperty("failover_priority");
+    });
+
+    it("takes DCS timings from the preset and bounds primary_start_timeout", () => {
+      expect(load("pg-nyc1-1").bootstrap.dcs).toMatchObject({
+        ttl: 12, loop_wait: 3, retry_timeout: 4, primary_start_timeout: 15,
+        maximum_lag_on_failover: 1048576, synchronous_mode: true,
+      });
+    });
+
+    it("allows only the VPC ranges, with scram-sha-256, in both pg_hba lists", () => {
+      const config = load("pg-nyc1-1");
+      expect(config.bootstrap.pg_hba).toEqual(config.postgresql.pg_hba);
+      const remote = (config.postgresql.pg_hba as string[]).filter((l) => l.startsWith("host "));
+      expect(remote.every((l) => l.endsWith(" scram-sha-256"))).toBe(true);
+      expect(remote.join("\n")).toContain("10.101.0.0/20");
+      expect(remote.join("\n")).not.toMatch(/0\.0\.0\.0\/0|trust|md5/);
+    });
+
+    it("names users but carries no passwords", () => {
+      const auth = load("pg-nyc1-1").postgresql.authentication;
+      expect(auth.superuser).toEqual({ username: "postgres" });
+      expect(JSON.stringify(auth)).not.toContain("password");
+    });
+
+    it("takes every path from the env", () => {
+      const config = load("pg-nyc1-1");
+      expect(config.postgresql).toMatchObject({
+        data_dir: "/var/lib/postgresql/15/main", bin_dir: "/usr/lib/postgresql/15/bin",
+        pgpass: "/var/run/postgresql/pgpass", listen: "0.0.0.0:5432", connect_address: "pg-nyc1-1:5432",
+      });
+      expect(config.postgresql.parameters.unix_socket_directories).toBe("/var/run/postgresql");
+      expect(config.etcd3.hosts).toEqual(["etcd-nyc1-1:2379", "etcd-ams3-1:2379", "witness-lon1-1:2379"]);
+    });
+  });
+
+  describe("haproxy", () => {
+    const text = renderHaproxyConfig(t, hostNamed(t, "app-nyc1-1"), env);
+
+    it("routes :5000 to the primary and :5001 to replicas within the lag bound", () => {
+      expect(text).toContain("bind 127.0.0.1:5000");
+      expect(text).toContain("http-check send meth GET uri /primary");
+      expect(text).toContain("bind 127.0.0.1:5001");
+      expect(text).toContain("uri /replica?lag=1048576");
+    });
+
+    it("checks every PostgreSQL node through Patroni's REST port", () => {
+      for (const pg of hostsRunning(t, "patroni")) expect(text).toContain(`server ${pg.name} ${pg.name}:5432 check port 8008`);
+      expect(text).toContain("inter 1000ms fastinter 500ms downinter 500ms fall 2 rise 1 on-marked-down shutdown-sessions");
+    });
+
+    it("passes haproxy -c", () => {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haproxy-"));
+      try {
+        fs.writeFileSync(path.join(dir, "haproxy.cfg"), text);
+        execFileSync("haproxy", ["-c", "-f", path.join(dir, "haproxy.cfg")], { stdio: "pipe", timeout: 20_000 });
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe("redis and sentinel", () => {
+    it("makes the primary region's first Redis the initial primary", () => {
+      expect(renderRedisConfig(t, hostNamed(t, "redis-nyc1-1"), env)).not.toMatch(/^replicaof/m);
+      expect(renderRedisConfig(t, hostNamed(t, "redis-ams3-1"), env)).toContain("\nreplicaof redis-nyc1-1 6379\n");
+    });
+
+    it("requires a replica for writes only when losing one Redis host still leaves one", () => {
+      expect(hostsRunning(t, "redis")).toHaveLength(3);
+      expect(renderRedisConfig(t, hostNamed(t, "redis-nyc1-1"), env)).toContain("min-replicas-to-write 1\nmin-replicas-max-lag 10\n");
+      const two = parseTopology(fs.readFileSync(EXAMPLE_TOPOLOGY, "utf8").replace(/redis: \{ count: 2 \}.*/, "redis: { count: 1 }"), "two-redis.yaml");
+      expect(hostsRunning(two, "redis")).toHaveLength(2);
+      expect(renderRedisConfig(two, hostNamed(two, "redis-nyc1-1"), productionRenderEnv(two))).toContain("min-replicas-to-write 0\nmin-replicas-max-lag 10\n");
+    });
+
+    it("keeps the password out of the file", () => {
+      const text = renderRedisConfig(t, hostNamed(t, "redis-ams3-1"), env);
+      expect(text).toContain("replica-announce-ip redis-ams3-1\n");
+      expect(text).toContain("include /etc/redis/redis-auth.conf\n");
+      expect(text).not.toMatch(/^requirepass/m);
+    });
+
+    it("monitors the primary with a majority quorum of the three Sentinels, by name", () => {
+      const text = renderSentinelConfig(t, hostNamed(t, "witness-lon1-1"), env);
+      expect(text).toContain("sentinel monitor shop-production redis-nyc1-1 6379 2\n");
+      expect(text).toContain("sentinel down-after-milliseconds shop-production 5000\n");
+      expect(text).toMatch(/^sentinel resolve-hostnames yes$/m);
+      expect(text).toMatch(/^sentinel announce-hostnames yes$/m);
+      expect(text).toContain("sentinel announce-ip witness-lon1-1\n");
+    });
+  });
+
+  it("matches the reviewed rendering of every host", () => {
+    const rendered: Record<string, string> = {};
+    for (const host of hostsOf(t)) {
+      if (host.services.includes("etcd")) rendered[`${host.name}/etcd.yml`] = renderEtcdConfig(t, host, env);
+      if (host.services.includes("patroni")) rendered[`${host.name}/patroni.yml`] = renderPatroniConfig(t, host, env);
+      if (host.services.includes("haproxy")) rendered[`${host.name}/haproxy.cfg`] = renderHaproxyConfig(t, host, env);
+      if (host.services.includes("redis")) rendered[`${host.name}/redis.conf`] = renderRedisConfig(t, host, env);
+      if (host.services.includes("sentinel")) rendered[`${host.name}/sentinel.conf`] = renderSentinelConfig(t, host, env);
+    }
+    expect(rendered).toMatchSnapshot();
+  });
+});

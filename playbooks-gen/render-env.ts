@@ -1,0 +1,80 @@
+// What differs between rendering for production and for the failover lab: addresses, filesystem
+// paths and binary locations, passed explicitly. Everything else comes from the topology model.
+import type { Host } from "../lib/model/hosts";
+import type { Topology } from "../lib/model/types";
+
+export interface HostPaths {
+  /** Patroni/etcd/redis config files of this host. */
+  readonly configDir: string;
+  /** PostgreSQL data directory (production: on the attached volume). */
+  readonly pgDataDir: string;
+  /** Unix socket directory for PostgreSQL (each lab host needs its own). */
+  readonly pgSocketDir: string;
+  readonly etcdDataDir: string;
+  readonly redisDataDir: string;
+  readonly logDir: string;
+  readonly runDir: string;
+  /** Where Sentinel writes its pid file (optional; default runDir). Debian's redis-sentinel unit may
+   * write only /run/sentinel, not redis-server's /run/redis. */
+  readonly sentinelRunDir?: string;
+}
+
+export interface RenderEnv {
+  /** How other hosts reach `host`: production returns the host name (the playbooks write names and
+   * private IPs to /etc/hosts); the lab returns the host's 127.0.0.x. */
+  addressOf(host: string): string;
+  /** Address `host`'s network listeners bind: production "0.0.0.0" (firewalls restrict), lab its 127.0.0.x. */
+  listenAddress(host: Host): string;
+  /** Address of listeners meant for the host itself only (HAProxy :5000/:5001): production 127.0.0.1. */
+  localAddress(host: Host): string;
+  paths(host: Host): HostPaths;
+  /** Directory with the PostgreSQL server binaries (pg_ctl, postgres, pg_rewind). */
+  readonly postgresBinDir: string;
+  /** Source networks allowed in pg_hba (production: the VPC ranges; lab: 127.0.0.0/8). */
+  readonly clientNetworks: readonly string[];
+  /** WAL archive command (optional); default pgBackRest `archive-push` to the Spaces bucket. The lab,
+   * which has no bucket, may pass e.g. "/bin/true" so WAL does not pile up. */
+  readonly archiveCommand?: string;
+}
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** True when `addressOf` hands out names, not IPs: Sentinel must then announce hostnames. */
+export function usesHostNames(env: RenderEnv, sample: string): boolean {
+  return !IPV4.test(env.addressOf(sample));
+}
+
+/** Debian 12 paths for a host's configuration and state. One directory per kind, chosen by the service
+ * that owns it on this tier: Debian's redis/sentinel units may write only under /etc/redis, /var/lib/redis,
+ * /var/log/redis and /run/redis, so hosts running Redis or Sentinel use those. */
+export function productionPaths(t: Topology, host: Host): HostPaths {
+  const redisLike = host.services.includes("redis") || host.services.includes("sentinel");
+  const postgres = host.services.includes("patroni");
+  const owner = postgres ? "postgresql" : redisLike ? "redis" : "shop-multiregion";
+  return {
+    configDir: postgres ? "/etc/patroni" : redisLike ? "/etc/redis" : "/etc/shop-multiregion",
+    // The data volume is mounted on /var/lib/postgresql, so the cluster directory lives on it.
+    pgDataDir: `/var/lib/postgresql/${t.database.postgresVersion}/main`,
+    pgSocketDir: "/var/run/postgresql",
+    // Not /var/lib/etcd/default: that is the single-node member Debian's package starts on install.
+    etcdDataDir: `/var/lib/etcd/${host.name}`,
+    redisDataDir: "/var/lib/redis",
+    logDir: `/var/log/${owner}`,
+    runDir: `/var/run/${owner}`,
+    sentinelRunDir: "/var/run/sentinel",
+  };
+}
+
+/** The production environment: peers by host name (the playbooks write names → private IPs into
+ * /etc/hosts), listeners on every interface (cloud firewalls restrict), Debian paths and binaries. */
+export function productionRenderEnv(t: Topology): RenderEnv {
+  const networks = t.regions.map((r) => r.vpcRange);
+  return {
+    addressOf: (host) => host,
+    listenAddress: () => "0.0.0.0",
+    localAddress: () => "127.0.0.1",
+    paths: (host) => productionPaths(t, host),
+    postgresBinDir: `/usr/lib/postgresql/${t.database.postgresVersion}/bin`,
+    clientNetworks: networks,
+  };
+}

@@ -1,0 +1,27 @@
+// Prometheus, alert rules and Alertmanager configs, rendered from templates/prometheus and alertmanager.
+import type { Host } from "../../lib/model/hosts";
+import type { Topology } from "../../lib/model/types";
+import { renderTemplate } from "../engine/templates";
+import type { RenderEnv } from "../render-env";
+import { alertmanagerArgsView, alertmanagerView, alertRulesView, BLACKBOX_ADDRESS, prometheusView } from "../views/monitoring";
+
+export function renderPrometheusConfig(t: Topology, env: RenderEnv): string {
+  return renderTemplate("prometheus/prometheus.yml.hbs", prometheusView(t, env));
+}
+
+export function renderAlertRules(t: Topology): string {
+  return renderTemplate("prometheus/shop.rules.yml.hbs", alertRulesView(t));
+}
+
+export function renderBlackboxDefaults(): string {
+  return renderTemplate("prometheus/blackbox.default.hbs", { listen: BLACKBOX_ADDRESS });
+}
+
+export function renderAlertmanagerConfig(t: Topology): string {
+  return renderTemplate("alertmanager/alertmanager.yml.hbs", alertmanagerView(t));
+}
+
+/** /etc/default/prometheus-alertmanager of one host: its cluster peers. */
+export function renderAlertmanagerDefaults(t: Topology, host: Host, env: RenderEnv): string {
+  return renderTemplate("alertmanager/alertmanager.default.hbs", alertmanagerArgsView(t, host, env));
+}

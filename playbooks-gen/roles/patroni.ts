@@ -1,0 +1,134 @@
+// Patroni + PostgreSQL 15 + pgBackRest + postgres exporter on the database hosts.
+import { PORTS } from "../../lib/model/ports";
+import { apt, copyFile, directory, handler, HOST_FILES, secretFile, SHARED_FILES, started, type Role, type Task } from "./role";
+
+export const PATRONI_CONFIG_FILE = "/etc/patroni/config.yml"; // the path Debian's patroni.service runs
+export const PATRONI_ENV_FILE = "/etc/patroni_env.conf"; // the EnvironmentFile Debian's patroni.service reads
+
+const asPostgres = { become: true, become_user: "postgres" };
+const onPrimary = "patroni_primary_check.status == 200";
+const backupJob = (type: string) =>
+  `curl -sf -o /dev/null http://127.0.0.1:{{ patroni_restapi_port }}/primary && pgbackrest --stanza={{ patroni_scope }} --type=${type} backup`;
+
+const sqlTasks: Task[] = [
+  {
+    name: "Ask Patroni whether this node is the primary",
+    "ansible.builtin.uri": { url: "http://127.0.0.1:{{ patroni_restapi_port }}/primary", status_code: [200, 503] },
+    register: "patroni_primary_check",
+  },
+  {
+    name: "Create the app's database user",
+    "community.postgresql.postgresql_user": { name: "{{ patroni_app_user }}", password: "{{ vault_app_database_password }}", login_unix_socket: "{{ patroni_socket_dir }}" },
+    ...asPostgres, no_log: true, when: onPrimary,
+  },
+  {
+    name: "Create the app's database",
+    "community.postgresql.postgresql_db": { name: "{{ patroni_app_database }}", owner: "{{ patroni_app_user }}", login_unix_socket: "{{ patroni_socket_dir }}" },
+    ...asPostgres, when: onPrimary,
+  },
+  {
+    name: "Create the monitoring user",
+    "community.postgresql.postgresql_user": { name: "postgres_exporter", password: "{{ vault_postgres_exporter_password }}", login_unix_socket: "{{ patroni_socket_dir }}" },
+    ...asPostgres, no_log: true, when: onPrimary,
+  },
+  {
+    name: "Let the monitoring user read statistics",
+    "community.postgresql.postgresql_membership": { groups: ["pg_monitor"], target_roles: ["postgres_exporter"], login_unix_socket: "{{ patroni_socket_dir }}" },
+    ...asPostgres, when: onPrimary,
+  },
+  {
+    name: "Create the pgBackRest stanza in the bucket",
+    "ansible.builtin.command": { argv: ["pgbackrest", "--stanza={{ patroni_scope }}", "stanza-create"] },
+    ...asPostgres, register: "pgbackrest_stanza_create", changed_when: "'already exists' not in pgbackrest_stanza_create.stdout", when: onPrimary,
+  },
+];
+
+export const patroniRole: Role = {
+  name: "patroni",
+  description: "PostgreSQL 15 managed by Patroni 3.0.2 (etcd DCS), WAL archive and backups with pgBackRest, postgres exporter.",
+  inputs: [
+    { name: "patroni_config_file", type: "path", default: PATRONI_CONFIG_FILE, description: "Where the rendered patroni.yml goes (Debian's unit reads it)." },
+    { name: "patroni_env_file", type: "path", default: PATRONI_ENV_FILE, description: "Root-only environment file with PATRONI_*_PASSWORD from Vault." },
+    { name: "patroni_scope", type: "str", default: "", description: "Cluster name, also the pgBackRest stanza (host_vars)." },
+    { name: "patroni_data_dir", type: "path", default: "/var/lib/postgresql/15/main", description: "PostgreSQL data directory (host_vars)." },
+    { name: "patroni_socket_dir", type: "path", default: "/var/run/postgresql", description: "Unix socket directory (host_vars)." },
+    { name: "patroni_log_dir", type: "path", default: "/var/log/postgresql", description: "Patroni and pgBackRest log directory (host_vars)." },
+    { name: "patroni_volume_device", type: "path", default: "", description: "Block device of the droplet's data volume (host_vars)." },
+    { name: "patroni_volume_mount", type: "path", default: "/var/lib/postgresql", description: "Where the data volume is mounted." },
+    { name: "patroni_postgres_version", type: "int", default: 15, description: "PostgreSQL major version (Debian 12 ships 15)." },
+    { name: "patroni_restapi_port", type: "int", default: PORTS.patroniApi, description: "Patroni REST API port." },
+    { name: "patroni_ttl", type: "int", default: 30, description: "Leader key TTL, seconds (also in patroni.yml; checked by the preflight)." },
+    { name: "patroni_loop_wait", type: "int", default: 10, description: "Seconds between Patroni's HA loops." },
+    { name: "patroni_retry_timeout", type: "int", default: 10, description: "Seconds Patroni retries DCS and PostgreSQL operations." },
+    { name: "patroni_app_database", type: "str", default: "shop", description: "Database the app uses." },
+    { name: "patroni_app_user", type: "str", default: "shop", description: "Database user the app logs in as." },
+  ],
+  install: [
+    {
+      name: "Check the timing rule Patroni relies on",
+      "ansible.builtin.assert": {
+        that: ["patroni_loop_wait + 2 * patroni_retry_timeout <= patroni_ttl"],
+        fail_msg: "patroni_ttl must be >= patroni_loop_wait + 2 * patroni_retry_timeout; pick another timing preset",
+      },
+    },
+    { name: "Format the data volume", "community.general.filesystem": { dev: "{{ patroni_volume_device }}", fstype: "ext4" } },
+    {
+      name: "Mount the data volume where PostgreSQL keeps its clusters",
+      "ansible.posix.mount": { path: "{{ patroni_volume_mount }}", src: "{{ patroni_volume_device }}", fstype: "ext4", opts: "defaults,nofail,discard,noatime", state: "mounted" },
+    },
+    directory("Create the postgresql-common drop-in directory", "/etc/postgresql-common/createcluster.d", "root", "0755"),
+    copyFile("Keep Debian from creating its own cluster", `${SHARED_FILES}/patroni/createcluster.conf`, "/etc/postgresql-common/createcluster.d/shop.conf", { mode: "0644" }),
+    apt("Install PostgreSQL, Patroni and pgBackRest", ["postgresql-{{ patroni_postgres_version }}", "patroni", "python3-psycopg2", "pgbackrest", "prometheus-postgres-exporter"]),
+    { name: "Leave PostgreSQL to Patroni", "ansible.builtin.systemd": { name: "postgresql", state: "stopped", enabled: false } },
+  ],
+  configure: [
+    directory("Give the data volume to postgres", "{{ patroni_volume_mount }}", "postgres", "0755"),
+    directory("Create the Patroni config directory", "/etc/patroni", "root", "0755"),
+    directory("Create the data directory", "{{ patroni_data_dir }}", "postgres", "0700"),
+    directory("Create the log directory", "{{ patroni_log_dir }}", "postgres", "0750"),
+    directory("Create the pgBackRest spool directory", "/var/spool/pgbackrest", "postgres", "0750"),
+    directory("Create the pgBackRest include directory", "/etc/pgbackrest/conf.d", "root", "0755"),
+    copyFile("Install patroni.yml", `${HOST_FILES}/patroni.yml`, "{{ patroni_config_file }}", { owner: "postgres", group: "postgres", mode: "0640", notify: "Reload patroni" }),
+    // Patroni must be restarted (a failover for the leader) to read new passwords: done by hand.
+    secretFile("Write Patroni's passwords from Vault", "{{ patroni_env_file }}", [
+      "PATRONI_SUPERUSER_PASSWORD={{ vault_patroni_superuser_password }}",
+      "PATRONI_REPLICATION_PASSWORD={{ vault_patroni_replication_password }}",
+      "PATRONI_REWIND_PASSWORD={{ vault_patroni_rewind_password }}",
+      "PATRONI_RESTAPI_USERNAME=patroni",
+      "PATRONI_RESTAPI_PASSWORD={{ vault_patroni_restapi_password }}",
+    ], { mode: "0600" }),
+    copyFile("Install pgbackrest.conf", `${HOST_FILES}/pgbackrest.conf`, "/etc/pgbackrest.conf", { owner: "postgres", group: "postgres", mode: "0640" }),
+    secretFile("Write the bucket keys and cipher passphrase from Vault", "/etc/pgbackrest/conf.d/repository.conf", [
+      "[global]",
+      "repo1-s3-key={{ vault_pgbackrest_s3_key }}",
+      "repo1-s3-key-secret={{ vault_pgbackrest_s3_key_secret }}",
+      "repo1-cipher-pass={{ vault_pgbackrest_cipher_pass }}",
+    ], { group: "postgres", mode: "0640" }),
+    secretFile("Write the exporter's connection string from Vault", "/etc/default/prometheus-postgres-exporter", [
+      "DATA_SOURCE_NAME=\"postgresql://postgres_exporter:{{ vault_postgres_exporter_password | urlencode }}@127.0.0.1:5432/postgres?sslmode=disable\"",
+    ], { mode: "0600", notify: "Restart postgres exporter" }),
+  ],
+  service: [
+    started("Run Patroni", "patroni"),
+    {
+      name: "Wait until PostgreSQL runs under Patroni",
+      "ansible.builtin.uri": { url: "http://127.0.0.1:{{ patroni_restapi_port }}/health" },
+      register: "patroni_health", until: "patroni_health.status == 200", retries: 60, delay: 5,
+    },
+    ...sqlTasks,
+    {
+      name: "Take a full backup weekly (on the primary only)",
+      "ansible.builtin.cron": { name: "pgbackrest full", user: "postgres", weekday: "0", hour: "1", minute: "0", job: backupJob("full") },
+    },
+    {
+      name: "Take a differential backup on the other days (on the primary only)",
+      "ansible.builtin.cron": { name: "pgbackrest diff", user: "postgres", weekday: "1-6", hour: "1", minute: "0", job: backupJob("diff") },
+    },
+    started("Run the postgres exporter", "prometheus-postgres-exporter"),
+  ],
+  handlers: [
+    // Patroni applies patroni.yml on SIGHUP; a restart would stop PostgreSQL (and fail over a leader).
+    handler("Reload patroni", "patroni", "reloaded"),
+    handler("Restart postgres exporter", "prometheus-postgres-exporter", "restarted"),
+  ],
+};

@@ -1,0 +1,62 @@
+// Redis (primary + replicas across regions) and Sentinel (at least three, in three regions). Both
+// files are written once: Sentinel rewrites its own file and, through CONFIG REWRITE, Redis's.
+import { REDIS_AUTH_FILE, SENTINEL_AUTH_FILE } from "../views/services";
+import { apt, copyFile, directory, handler, HOST_FILES, secretFile, SHARED_FILES, started, type Role } from "./role";
+
+export const REDIS_CONFIG_FILE = "/etc/redis/shop-redis.conf";
+export const SENTINEL_CONFIG_FILE = "/etc/redis/shop-sentinel.conf";
+
+export const redisRole: Role = {
+  name: "redis",
+  description: "Redis 7.0 with min-replicas-to-write; the initial primary is in the primary region, Sentinel owns it afterwards.",
+  inputs: [
+    { name: "redis_config_file", type: "path", default: REDIS_CONFIG_FILE, description: "The shop's redis.conf (written once; the unit is pointed at it)." },
+    { name: "redis_config_dir", type: "path", default: "/etc/redis", description: "Directory of the auth include file (host_vars)." },
+  ],
+  install: [apt("Install Redis and its exporter", ["redis-server", "prometheus-redis-exporter"])],
+  configure: [
+    secretFile("Write the Redis password from Vault", `{{ redis_config_dir }}/${REDIS_AUTH_FILE}`, [
+      "requirepass \"{{ vault_redis_password }}\"",
+      "masterauth \"{{ vault_redis_password }}\"",
+    ], { owner: "redis", group: "redis", mode: "0640", notify: "Restart redis" }),
+    copyFile("Install redis.conf once", `${HOST_FILES}/redis.conf`, "{{ redis_config_file }}", { owner: "redis", group: "redis", mode: "0640", force: false }),
+    directory("Create the unit drop-in directory", "/etc/systemd/system/redis-server.service.d", "root", "0755"),
+    copyFile("Run redis-server with the shop's file", `${SHARED_FILES}/redis/redis-server.conf`, "/etc/systemd/system/redis-server.service.d/shop.conf", { mode: "0644", notify: "Restart redis" }),
+    secretFile("Give the exporter the Redis password", "/etc/default/prometheus-redis-exporter", [
+      "REDIS_PASSWORD=\"{{ vault_redis_password }}\"",
+    ], { mode: "0600", notify: "Restart redis exporter" }),
+  ],
+  service: [started("Run Redis", "redis-server"), started("Run the Redis exporter", "prometheus-redis-exporter")],
+  handlers: [handler("Restart redis", "redis-server", "restarted"), handler("Restart redis exporter", "prometheus-redis-exporter", "restarted")],
+};
+
+export const sentinelRole: Role = {
+  name: "redis_sentinel",
+  description: "Redis Sentinel: promotes a Redis replica when a majority agrees the primary is gone.",
+  inputs: [
+    { name: "redis_sentinel_config_file", type: "path", default: SENTINEL_CONFIG_FILE, description: "The shop's sentinel.conf (written once; Sentinel rewrites it)." },
+    { name: "redis_config_dir", type: "path", default: "/etc/redis", description: "Directory of the auth include file (host_vars)." },
+    { name: "redis_sentinel_master_name", type: "str", default: "", description: "Name Sentinel monitors the primary under." },
+    { name: "redis_sentinel_quorum", type: "int", default: 2, description: "Sentinels that must agree the primary is down." },
+  ],
+  install: [
+    {
+      name: "Check that the quorum is a majority of the Sentinels",
+      "ansible.builtin.assert": {
+        that: ["redis_sentinel_quorum > (groups['sentinel'] | length) // 2", "redis_sentinel_quorum <= groups['sentinel'] | length"],
+        fail_msg: "redis_sentinel_quorum must be a majority of the hosts in group sentinel",
+      },
+    },
+    apt("Install Sentinel", ["redis-sentinel"]),
+  ],
+  configure: [
+    secretFile("Write Sentinel's Redis password from Vault", `{{ redis_config_dir }}/${SENTINEL_AUTH_FILE}`, [
+      "sentinel auth-pass {{ redis_sentinel_master_name }} \"{{ vault_redis_password }}\"",
+    ], { owner: "redis", group: "redis", mode: "0640" }),
+    copyFile("Install sentinel.conf once", `${HOST_FILES}/sentinel.conf`, "{{ redis_sentinel_config_file }}", { owner: "redis", group: "redis", mode: "0640", force: false }),
+    directory("Create the unit drop-in directory", "/etc/systemd/system/redis-sentinel.service.d", "root", "0755"),
+    copyFile("Run redis-sentinel with the shop's file", `${SHARED_FILES}/redis/redis-sentinel.conf`, "/etc/systemd/system/redis-sentinel.service.d/shop.conf", { mode: "0644", notify: "Restart sentinel" }),
+  ],
+  service: [started("Run Sentinel", "redis-sentinel")],
+  handlers: [handler("Restart sentinel", "redis-sentinel", "restarted")],
+};

@@ -1,0 +1,16 @@
+// Every secret the playbooks use. Values live in an Ansible Vault file kept outside the generated
+// tree; vault.example.yml lists the names.
+export const VAULT_VARIABLES: ReadonlyArray<readonly [name: string, description: string]> = [
+  ["vault_patroni_superuser_password", "PostgreSQL superuser (postgres) password, used by Patroni."],
+  ["vault_patroni_replication_password", "Password of the replication user (replicator)."],
+  ["vault_patroni_rewind_password", "Password of the pg_rewind user (rewind_user)."],
+  ["vault_patroni_restapi_password", "Password for Patroni's REST API write endpoints (user patroni)."],
+  ["vault_app_database_password", "Password of the app's database user."],
+  ["vault_postgres_exporter_password", "Password of the postgres_exporter monitoring user."],
+  ["vault_redis_password", "Redis requirepass/masterauth, also used by Sentinel and the app."],
+  ["vault_pgbackrest_s3_key", "Spaces access key id with access to the backup bucket only."],
+  ["vault_pgbackrest_s3_key_secret", "Spaces secret key for that access key."],
+  ["vault_pgbackrest_cipher_pass", "Passphrase pgBackRest encrypts the repository with (keep a copy offline)."],
+  ["vault_app_session_secret", "The app's session signing secret."],
+  ["vault_failover_digitalocean_token", "standby-cluster mode: DigitalOcean token (droplet write scope) the failover hook powers the old region's database droplets off with."],
+];

@@ -1,0 +1,53 @@
+// The failover hook: which region it watches, which cluster it changes, and how it fences.
+import type { Topology } from "../../lib/model/types";
+import { patroniScope, tierRegionTag } from "../../lib/model/naming";
+import { PORTS } from "../../lib/model/ports";
+import { presetOf } from "../../lib/model/timing";
+import type { RenderEnv } from "../render-env";
+import { etcdClusterOf, postgresClusterOf, primaryRegion } from "./clusters";
+
+export const FAILOVER_HOOK_LISTEN = "127.0.0.1:9095";
+export const FAILOVER_HOOK_DIR = "/etc/shop-failover-hook";
+export const FAILOVER_HOOK_SCRIPT = "/usr/local/lib/shop-failover-hook/failover-hook.py";
+export const FAILOVER_HOOK_TOKEN_FILE = `${FAILOVER_HOOK_DIR}/digitalocean-token`;
+
+/** The hook exists where a region failover needs a decision: standby-cluster mode (promotion), or
+ * stretched mode with synchronous_mode (the synchronous standby dies with the primary region). */
+export function failoverHookNeeded(t: Topology): boolean {
+  return t.database.mode === "standby-cluster" || t.database.synchronousMode;
+}
+
+/** Region the hook acts from: the secondary (it must survive the primary region). */
+export function survivingRegion(t: Topology): string {
+  return t.regions.find((r) => r.role === "secondary")?.slug ?? primaryRegion(t);
+}
+
+export function failoverHookView(t: Topology, env: RenderEnv) {
+  const lost = primaryRegion(t);
+  const standby = t.database.mode === "standby-cluster";
+  return {
+    listen: FAILOVER_HOOK_LISTEN,
+    mode: t.database.mode,
+    confirmations: 3,
+    // The leader key expiring already proves a TTL without a refresh; checks one HA loop apart then show
+    // that no surviving node takes it.
+    interval_seconds: presetOf(t).patroni.loopWait + 1,
+    patronictl_config: `${FAILOVER_HOOK_DIR}/patronictl.yml`,
+    lost_region: lost,
+    lost_region_nodes: postgresClusterOf(t, lost).filter((h) => h.region === lost).map((h) => `${env.addressOf(h.name)}:${PORTS.patroniApi}`),
+    change: standby ? "standby_cluster=null" : "synchronous_mode=false",
+    fence_tag: standby ? tierRegionTag(t, "postgres", lost) : null,
+    api_url: "https://api.digitalocean.com",
+    token_file: FAILOVER_HOOK_TOKEN_FILE,
+  };
+}
+
+/** The cluster the hook changes: the standby cluster (standby-cluster mode) or the stretched cluster,
+ * through the etcd members of the surviving region's cluster. */
+export function failoverPatronictlView(t: Topology, env: RenderEnv) {
+  const region = survivingRegion(t);
+  return {
+    scope: patroniScope(t, region),
+    etcd_hosts: etcdClusterOf(t, region).map((h) => `${env.addressOf(h.name)}:${PORTS.etcdClient}`),
+  };
+}
