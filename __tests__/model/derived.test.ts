@@ -23,6 +23,11 @@ describe("hosts", () => {
     expect(hostsOf(t).find((h) => h.name === "redis-nyc1-2")!.groups).toEqual(["redis", "region_nyc1"]);
   });
 
+  it("runs no etcd on a standby-cluster witness (each region has its own etcd)", () => {
+    const sc = variant((d) => { d.database.mode = "standby-cluster"; d.regions[2].tiers.witness.count = 1; d.regions[1].tiers.redis.count = 0; });
+    expect(hostsOf(sc).find((h) => h.tier === "witness")!.services).toEqual(["sentinel", "alertmanager", "node_exporter"]);
+  });
+
   it("orders serving regions primary first", () => {
     expect(servingRegions(t)).toEqual(["nyc1", "ams3"]);
   });
@@ -34,13 +39,19 @@ describe("hosts", () => {
 
 describe("ports", () => {
   it("opens the app port from the load balancer and keeps HAProxy's frontends local", () => {
-    const app = inboundRulesFor(t, "app").map((r) => `${r.port}/${r.protocol}`);
+    const app = inboundRulesFor(t, "app", "nyc1").map((r) => `${r.port}/${r.protocol}`);
     expect(app).toEqual(["22/tcp", "8080/tcp", "7000/tcp", "9100/tcp"]);
     expect(portTable(t).filter((r) => r.from === "local").map((r) => r.port)).toEqual([5000, 5001]);
   });
 
+  it("opens only what the tier's hosts in that region run", () => {
+    const sc = variant((d) => { d.database.mode = "standby-cluster"; d.regions[1].tiers.redis.count = 0; });
+    expect(inboundRulesFor(sc, "witness", "lon1").map((r) => r.port)).not.toContain(2379);
+    expect(inboundRulesFor(t, "witness", "lon1").map((r) => r.port)).toEqual(expect.arrayContaining([2379, 2380, 26379]));
+  });
+
   it("follows the app port of the topology", () => {
-    expect(inboundRulesFor(variant((d) => { d.app.port = 3000; }), "app").map((r) => r.port)).toContain(3000);
+    expect(inboundRulesFor(variant((d) => { d.app.port = 3000; }), "app", "ams3").map((r) => r.port)).toContain(3000);
   });
 });
 

@@ -34,11 +34,14 @@ export const SERVICE_GROUPS: ReadonlyArray<readonly [group: string, service: Ser
 
 /** What runs on one host. In stretched mode a region's Redis hosts share one Sentinel (on the first),
  * so that no region holds a Sentinel majority: losing a region must leave a majority to elect the new
- * primary. In standby-cluster mode (two regions, promotion by command) every Redis host runs one. */
+ * primary. In standby-cluster mode (two regions, promotion by command) every Redis host runs one, and
+ * a witness runs no etcd (each region's cluster has its own). */
 export function servicesOf(t: Pick<Topology, "database">, tier: Tier, index: number): readonly Service[] {
   const services = TIER_SERVICES[tier];
-  const oneSentinelPerRegion = t.database.mode === "stretched";
-  return tier === "redis" && index > 1 && oneSentinelPerRegion ? services.filter((s) => s !== "sentinel") : services;
+  const stretched = t.database.mode === "stretched";
+  if (tier === "redis" && index > 1 && stretched) return services.filter((s) => s !== "sentinel");
+  if (tier === "witness" && !stretched) return services.filter((s) => s !== "etcd");
+  return services;
 }
 
 export interface Host {

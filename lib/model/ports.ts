@@ -1,6 +1,6 @@
 // The port table: which port each service listens on, on which tiers, and who may connect.
 // Firewalls are built from it and the rendered configs listen on exactly these ports.
-import { tiersRunning, type Service } from "./hosts";
+import { hostsOf, tiersRunning, type Service } from "./hosts";
 import type { Tier, Topology } from "./types";
 
 /** Who may connect: tiers (by tag in-region, by VPC range cross-region), the operators' CIDRs, the
@@ -65,9 +65,11 @@ export function portTable(t: Pick<Topology, "app">): readonly PortRule[] {
   ];
 }
 
-/** Rules a tier's firewall must open (everything but loopback-only listeners). */
-export function inboundRulesFor(t: Pick<Topology, "app">, tier: Tier): readonly PortRule[] {
-  return portTable(t).filter((r) => r.listeners.includes(tier) && r.from !== "local");
+/** Rules the firewall of a tier in a region must open: the ports its hosts' services listen on
+ * (everything but loopback-only listeners). */
+export function inboundRulesFor(t: Topology, tier: Tier, region: string): readonly PortRule[] {
+  const hosts = hostsOf(t).filter((h) => h.tier === tier && h.region === region);
+  return portTable(t).filter((r) => r.from !== "local" && hosts.some((h) => r.service === "ssh" || h.services.includes(r.service)));
 }
 
 /** Outbound ports allowed to the whole internet (DNS, HTTP(S) for packages/git/Spaces, NTP). */

@@ -25,7 +25,7 @@ export class TierFirewall extends Construct {
   constructor(scope: Construct, id: string, props: TierFirewallProps) {
     super(scope, id);
     const t = props.topology;
-    const inbound = inboundRulesFor(t, props.tier).map((rule) => inboundRule(rule, props)).filter((r): r is FirewallInboundRule => r !== undefined);
+    const inbound = inboundRulesFor(t, props.tier, props.region).map((rule) => inboundRule(rule, props)).filter((r): r is FirewallInboundRule => r !== undefined);
     const vpcRanges = t.regions.map((r) => r.vpcRange);
     const outbound: FirewallOutboundRule[] = [
       ...PUBLIC_EGRESS.map((e) => ({ protocol: e.protocol, portRange: String(e.port), destinationAddresses: ANYWHERE })),
