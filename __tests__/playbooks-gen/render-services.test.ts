@@ -47,7 +47,7 @@ describe("service config renderers (production env, example topology)", () => {
     });
 
     it("takes raft timings from the preset", () => {
-      expect(config).toMatchObject({ "heartbeat-interval": 250, "election-timeout": 2500 });
+      expect(config).toMatchObject({ "heartbeat-interval": 100, "election-timeout": 1000 });
     });
   });
 
@@ -62,7 +62,7 @@ describe("service config renderers (production env, example topology)", () => {
 
     it("takes DCS timings from the preset and bounds primary_start_timeout", () => {
       expect(load("pg-nyc1-1").bootstrap.dcs).toMatchObject({
-        ttl: 12, loop_wait: 3, retry_timeout: 4, primary_start_timeout: 15,
+        ttl: 10, loop_wait: 2, retry_timeout: 4, primary_start_timeout: 15,
         maximum_lag_on_failover: 1048576, synchronous_mode: true,
       });
     });
@@ -105,7 +105,7 @@ describe("service config renderers (production env, example topology)", () => {
 
     it("checks every PostgreSQL node through Patroni's REST port", () => {
       for (const pg of hostsRunning(t, "patroni")) expect(text).toContain(`server ${pg.name} ${pg.name}:5432 check port 8008`);
-      expect(text).toContain("inter 1000ms fastinter 500ms downinter 500ms fall 2 rise 1 on-marked-down shutdown-sessions");
+      expect(text).toContain("inter 500ms fastinter 250ms downinter 250ms fall 2 rise 1 on-marked-down shutdown-sessions");
     });
 
     it("passes haproxy -c", () => {
@@ -123,6 +123,10 @@ describe("service config renderers (production env, example topology)", () => {
     it("makes the primary region's first Redis the initial primary", () => {
       expect(renderRedisConfig(t, hostNamed(t, "redis-nyc1-1"), env)).not.toMatch(/^replicaof/m);
       expect(renderRedisConfig(t, hostNamed(t, "redis-ams3-1"), env)).toContain("\nreplicaof redis-nyc1-1 6379\n");
+    });
+
+    it("starts a replica's resync at once, so a promoted primary takes writes again quickly", () => {
+      expect(renderRedisConfig(t, hostNamed(t, "redis-ams3-1"), env)).toContain("\nrepl-diskless-sync-delay 0\n");
     });
 
     it("requires a replica for writes only when losing one Redis host still leaves one", () => {
@@ -143,7 +147,7 @@ describe("service config renderers (production env, example topology)", () => {
     it("monitors the primary with a majority quorum of the three Sentinels, by name", () => {
       const text = renderSentinelConfig(t, hostNamed(t, "witness-lon1-1"), env);
       expect(text).toContain("sentinel monitor shop-production redis-nyc1-1 6379 2\n");
-      expect(text).toContain("sentinel down-after-milliseconds shop-production 5000\n");
+      expect(text).toContain("sentinel down-after-milliseconds shop-production 4000\n");
       expect(text).toMatch(/^sentinel resolve-hostnames yes$/m);
       expect(text).toMatch(/^sentinel announce-hostnames yes$/m);
       expect(text).toContain("sentinel announce-ip witness-lon1-1\n");

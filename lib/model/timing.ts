@@ -16,17 +16,19 @@ export interface TimingPreset {
 export const TIMING_PRESETS: Readonly<Record<TimingPresetName, TimingPreset>> = {
   fast: {
     patroni: { ttl: 7, loopWait: 1, retryTimeout: 3, primaryStartTimeout: 5 },
-    haproxy: { interMs: 500, fastinterMs: 250, downinterMs: 250, fall: 2, rise: 1 },
+    haproxy: { interMs: 300, fastinterMs: 150, downinterMs: 150, fall: 2, rise: 1 },
     sentinel: { downAfterMs: 2000, failoverTimeoutMs: 10000 },
     etcd: { heartbeatMs: 100, electionMs: 1000 },
     loadBalancer: { intervalSeconds: 3, timeoutSeconds: 3, unhealthy: 2, healthy: 2 },
     cloudflare: { timeoutSeconds: 3, retries: 1 },
   },
+  // Measured in the lab: switchover write gap and region-loss recovery set these (README, "Measured
+  // failover"); etcd's defaults (100/1000 ms) suit inter-region round trips up to ~100 ms.
   balanced: {
-    patroni: { ttl: 12, loopWait: 3, retryTimeout: 4, primaryStartTimeout: 15 },
-    haproxy: { interMs: 1000, fastinterMs: 500, downinterMs: 500, fall: 2, rise: 1 },
-    sentinel: { downAfterMs: 5000, failoverTimeoutMs: 30000 },
-    etcd: { heartbeatMs: 250, electionMs: 2500 },
+    patroni: { ttl: 10, loopWait: 2, retryTimeout: 4, primaryStartTimeout: 15 },
+    haproxy: { interMs: 500, fastinterMs: 250, downinterMs: 250, fall: 2, rise: 1 },
+    sentinel: { downAfterMs: 4000, failoverTimeoutMs: 30000 },
+    etcd: { heartbeatMs: 100, electionMs: 1000 },
     loadBalancer: { intervalSeconds: 5, timeoutSeconds: 3, unhealthy: 3, healthy: 3 },
     cloudflare: { timeoutSeconds: 5, retries: 2 },
   },
@@ -34,7 +36,7 @@ export const TIMING_PRESETS: Readonly<Record<TimingPresetName, TimingPreset>> = 
     patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, primaryStartTimeout: 60 },
     haproxy: { interMs: 2000, fastinterMs: 1000, downinterMs: 1000, fall: 3, rise: 2 },
     sentinel: { downAfterMs: 10000, failoverTimeoutMs: 60000 },
-    etcd: { heartbeatMs: 500, electionMs: 5000 },
+    etcd: { heartbeatMs: 250, electionMs: 2500 },
     loadBalancer: { intervalSeconds: 10, timeoutSeconds: 5, unhealthy: 3, healthy: 5 },
     cloudflare: { timeoutSeconds: 5, retries: 2 },
   },
@@ -58,25 +60,29 @@ export interface RtoBudget {
   readonly primaryLoss: number;
   /** PostgreSQL crashes under a live Patroni: restart first, failover after primary_start_timeout. */
   readonly postgresCrash: number;
-  /** Whole primary region lost: etcd re-elects, the leader key expires, HAProxy and the edge follow. */
+  /** Whole primary region lost: etcd re-elects (which restarts every lease's ttl), the leader key
+   * expires, the failover hook confirms (synchronous mode only), HAProxy and the edge follow. */
   readonly regionLossDatabase: number;
   readonly regionLossWeb: number;
   readonly redisPrimaryLoss: number;
 }
 
 /** Worst-case recovery seconds per failure class, computed from the preset's numbers. */
-export function rtoBudget(t: Pick<Topology, "timing" | "cloudflare">): RtoBudget {
+export function rtoBudget(t: Pick<Topology, "timing" | "cloudflare" | "database">): RtoBudget {
   const p = presetOf(t);
   const { ttl, loopWait, primaryStartTimeout } = p.patroni;
   const haproxyUp = (p.haproxy.rise * p.haproxy.downinterMs) / 1000 + p.haproxy.interMs / 1000;
   const promote = ttl + 1; // leader key expiry after the last refresh, then the watch wakes replicas
   const etcdElection = (2 * p.etcd.electionMs) / 1000;
+  // With the synchronous standby in the lost region, the hook turns synchronous mode off after
+  // confirming twice more, `loop_wait + 1` s apart, that no leader came back.
+  const hookConfirmations = t.database.synchronousMode ? 2 * (loopWait + 1) : 0;
   const cf = t.cloudflare.monitorIntervalSeconds * (p.cloudflare.retries + 1) + p.cloudflare.timeoutSeconds;
   const round = (n: number) => Math.round(n * 10) / 10;
   return {
     primaryLoss: round(promote + haproxyUp),
     postgresCrash: round(loopWait + primaryStartTimeout + loopWait + promote + haproxyUp),
-    regionLossDatabase: round(etcdElection + promote + haproxyUp),
+    regionLossDatabase: round(etcdElection + promote + hookConfirmations + haproxyUp),
     regionLossWeb: round(cf),
     redisPrimaryLoss: round((p.sentinel.downAfterMs + 1000) / 1000 + 1),
   };
