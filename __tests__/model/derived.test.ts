@@ -70,6 +70,13 @@ describe("timing", () => {
     }
   });
 
+  it("leaves Patroni's watchdog usable in every preset (ttl >= 2 × loop_wait, ttl - 5 s margin >= loop_wait)", () => {
+    for (const [name, p] of Object.entries(TIMING_PRESETS)) {
+      const { ttl, loopWait } = p.patroni;
+      expect({ name, ok: ttl >= 2 * loopWait && ttl - 5 >= loopWait }).toEqual({ name, ok: true });
+    }
+  });
+
   it("orders presets from fast to wan-safe in their recovery budget", () => {
     const budget = (timing: string) => rtoBudget({ ...t, timing } as typeof t).primaryLoss;
     expect(budget("fast")).toBeLessThan(budget("balanced"));

@@ -43,6 +43,23 @@ const sqlTasks: Task[] = [
   },
 ];
 
+/** The kernel watchdog Patroni arms before it leads: a leader whose Patroni stalls (paused, hung) is
+ * reset before its key expires, so it cannot keep accepting writes beside a new primary (the lab's
+ * patroni-freeze drill shows the split brain without it). patroni.yml asks for it in `automatic`
+ * mode, the same file the lab boots without a device; these tasks make sure production has one. */
+const watchdogTasks: Task[] = [
+  {
+    name: "Load the softdog watchdog at every boot",
+    "ansible.builtin.copy": { dest: "/etc/modules-load.d/softdog.conf", content: "softdog\n", owner: "root", group: "root", mode: "0644" },
+  },
+  { name: "Load the softdog watchdog now", "community.general.modprobe": { name: "softdog", state: "present" } },
+  {
+    name: "Let Patroni (user postgres) open the watchdog after every boot",
+    "ansible.builtin.copy": { dest: "/etc/udev/rules.d/61-patroni-watchdog.rules", content: 'KERNEL=="watchdog", OWNER="postgres", GROUP="postgres", MODE="0600"\n', owner: "root", group: "root", mode: "0644" },
+  },
+  { name: "Let Patroni (user postgres) open the watchdog now", "ansible.builtin.file": { path: "/dev/watchdog", owner: "postgres", group: "postgres", mode: "0600" } },
+];
+
 export const patroniRole: Role = {
   name: "patroni",
   description: "PostgreSQL 15 managed by Patroni 3.0.2 (etcd DCS), WAL archive and backups with pgBackRest, postgres exporter.",
@@ -88,6 +105,7 @@ export const patroniRole: Role = {
     directory("Create the log directory", "{{ patroni_log_dir }}", "postgres", "0750"),
     directory("Create the pgBackRest spool directory", "/var/spool/pgbackrest", "postgres", "0750"),
     directory("Create the pgBackRest include directory", "/etc/pgbackrest/conf.d", "root", "0755"),
+    ...watchdogTasks,
     copyFile("Install patroni.yml", `${HOST_FILES}/patroni.yml`, "{{ patroni_config_file }}", { owner: "postgres", group: "postgres", mode: "0640", notify: "Reload patroni" }),
     // Patroni must be restarted (a failover for the leader) to read new passwords: done by hand.
     secretFile("Write Patroni's passwords from Vault", "{{ patroni_env_file }}", [
