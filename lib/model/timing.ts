@@ -73,10 +73,13 @@ export function rtoBudget(t: Pick<Topology, "timing" | "cloudflare" | "database"
   const { ttl, loopWait, primaryStartTimeout } = p.patroni;
   const haproxyUp = (p.haproxy.rise * p.haproxy.downinterMs) / 1000 + p.haproxy.interMs / 1000;
   const promote = ttl + 1; // leader key expiry after the last refresh, then the watch wakes replicas
-  const etcdElection = (2 * p.etcd.electionMs) / 1000;
-  // With the synchronous standby in the lost region, the hook turns synchronous mode off after
-  // confirming twice more, `loop_wait + 1` s apart, that no leader came back.
-  const hookConfirmations = t.database.synchronousMode ? 2 * (loopWait + 1) : 0;
+  // etcd's randomized election timeout (up to 2×) plus a possible split vote; a new etcd leader
+  // restarts every lease's ttl, which `promote` below then counts in full.
+  const etcdElection = (3 * p.etcd.electionMs) / 1000;
+  // With the synchronous standby in the lost region, the failover hook turns synchronous mode off
+  // after its confirmations, `loop_wait + 1` s apart, each a `patronictl list` (~0.5 s of Python start-up).
+  const n = failoverConfirmations(t);
+  const hookConfirmations = t.database.synchronousMode ? (n - 1) * (loopWait + 1) + 0.5 * n : 0;
   const cf = t.cloudflare.monitorIntervalSeconds * (p.cloudflare.retries + 1) + p.cloudflare.timeoutSeconds;
   const round = (n: number) => Math.round(n * 10) / 10;
   return {
@@ -86,6 +89,14 @@ export function rtoBudget(t: Pick<Topology, "timing" | "cloudflare" | "database"
     regionLossWeb: round(cf),
     redisPrimaryLoss: round((p.sentinel.downAfterMs + 1000) / 1000 + 1),
   };
+}
+
+/** How many consecutive checks, one Patroni loop apart, the failover hook needs before it acts. In
+ * stretched mode the leader key's expiry already proves a whole ttl without a leader, so two checks
+ * that no surviving node took it suffice; a standby-cluster promotion (which fences a region) waits
+ * for three. */
+export function failoverConfirmations(t: Pick<Topology, "database">): number {
+  return t.database.mode === "stretched" ? 2 : 3;
 }
 
 /** Minimum Cloudflare monitor interval for the topology's plan. */

@@ -2,7 +2,7 @@
 import type { Topology } from "../../lib/model/types";
 import { patroniScope, tierRegionTag } from "../../lib/model/naming";
 import { PORTS } from "../../lib/model/ports";
-import { presetOf } from "../../lib/model/timing";
+import { failoverConfirmations, presetOf } from "../../lib/model/timing";
 import type { RenderEnv } from "../render-env";
 import { etcdClusterOf, postgresClusterOf, primaryRegion } from "./clusters";
 
@@ -28,7 +28,7 @@ export function failoverHookView(t: Topology, env: RenderEnv) {
   return {
     listen: FAILOVER_HOOK_LISTEN,
     mode: t.database.mode,
-    confirmations: 3,
+    confirmations: failoverConfirmations(t),
     // The leader key expiring already proves a TTL without a refresh; checks one HA loop apart then show
     // that no surviving node takes it.
     interval_seconds: presetOf(t).patroni.loopWait + 1,
