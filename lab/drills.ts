@@ -1,0 +1,215 @@
+// The named drills and the runner that boots one lab per timing preset (the chosen one and Patroni's
+// stock baseline) and runs them in order.
+import * as fs from "fs";
+import { presetOf, type Host, type TimingPresetName } from "../lib/model";
+import { Lab, type LabOptions } from "./cluster";
+import { runPgDrill, VIOLATION, type DrillContext, type DrillResult, type PgDrillSpec } from "./drill";
+import { sql } from "./pg";
+import { patronictl, setSynchronousMode } from "./patronictl";
+import { killAll, signal, sleep, waitFor } from "./proc";
+import { FailoverHook } from "./hook";
+import { runRedisDrill } from "./redis-drill";
+import { printRow, printSummary } from "./report";
+
+const none = async () => [] as string[];
+const secs = (from: number) => ((Date.now() - from) / 1000).toFixed(1);
+
+/** Restarts every lab service of a region, etcd first, and waits for its old primary to stream again. */
+async function restoreRegion(ctx: DrillContext, region: string): Promise<string[]> {
+  const { lab } = ctx;
+  const t0 = Date.now();
+  const hosts = lab.env.hosts.filter((h) => h.region === region);
+  const pg = hosts.filter((h) => h.services.includes("patroni")).map((h) => h.name);
+  const patroniLog = (n: string) => `${lab.env.paths(lab.host(n)).logDir}/patroni.log`;
+  const logSize = new Map(pg.map((n) => [n, fs.statSync(patroniLog(n)).size]));
+  for (const h of hosts) if (h.services.includes("etcd")) lab.startService(h, "etcd");
+  await waitFor("etcd healthy again", 30_000, () => lab.etcdHealthy());
+  for (const service of ["patroni", "haproxy", "redis", "sentinel"] as const) {
+    for (const h of hosts) if (h.services.includes(service)) lab.startService(h, service);
+  }
+  await waitFor(`${pg.join(", ")} to rejoin as streaming replicas`, 120_000, async () => {
+    const ms = await lab.members();
+    return pg.every((n) => ms.some((m) => m.name === n && m.state === "running" && m.role !== "leader"));
+  }, 250);
+  // Only what Patroni logged since the restart: did it rewind the node onto the new timeline?
+  const rewound = pg.filter((n) => fs.readFileSync(patroniLog(n)).subarray(logSize.get(n)).toString().includes("pg_rewind exit code=0"));
+  const notes = [`region ${region} back: ${pg.join(", ")} replicas again after ${secs(t0)} s${rewound.length ? ` (pg_rewind on ${rewound.join(", ")})` : ""}`];
+  if (lab.t.database.synchronousMode) {
+    await setSynchronousMode(lab, pg[0], true);
+    notes.push("synchronous_mode back on");
+  }
+  return notes;
+}
+
+/** Planned switchover to `candidate`. patronictl 3.0.2 exits 0 even when Patroni refuses: read its answer. */
+async function switchover(ctx: DrillContext, leader: string, candidate: string): Promise<string[]> {
+  const t0 = Date.now();
+  const out = await patronictl(ctx.lab, candidate, ["switchover", "--leader", leader, "--candidate", candidate, "--force"]);
+  if (!/switched over/i.test(out)) throw new Error(`switchover ${leader} → ${candidate} refused: ${out.trim().split("\n").at(-1)}`);
+  return [`switchover ${leader} → ${candidate} (patronictl returned after ${secs(t0)} s)`];
+}
+
+/** Failback: switch over to a replica of `region`; with synchronous_mode only the synchronous standby
+ * may take over, so first wait until Patroni has made one of the region's nodes that. */
+async function failback(ctx: DrillContext, region: string): Promise<string[]> {
+  const { lab } = ctx;
+  const sync = lab.t.database.synchronousMode;
+  const candidate = await waitFor(`a ${sync ? "synchronous standby" : "replica"} in ${region}`, 60_000, async () =>
+    (await lab.members()).find((m) => lab.host(m.name).region === region && m.state === "running" && (sync ? m.role === "sync_standby" : m.role === "replica"))?.name, 250);
+  return switchover(ctx, (await lab.leader())!, candidate);
+}
+
+/** Kills every lab host of a region; with synchronous_mode the generated failover hook, triggered as
+ * Alertmanager would once the leader key is gone, then lets a remote replica win. */
+async function loseRegion(ctx: DrillContext, leader: Host, writesBack: () => boolean): Promise<string[]> {
+  const { lab } = ctx;
+  const hosts = lab.env.hosts.filter((h) => h.region === leader.region);
+  // etcd extends every lease when a new etcd leader is elected: losing the etcd leader too adds up to a ttl.
+  const etcdLeader = await lab.etcdLeader();
+  const hook = FailoverHook.start(lab);
+  await Promise.all(hosts.map((h) => lab.kill(h.name)));
+  const notes = [`killed ${hosts.map((h) => h.name).join(", ")}; the etcd leader was ${etcdLeader ?? "unknown"}`];
+  if (!hook) return notes;
+  try {
+    const t0 = Date.now();
+    const noLeader = async () => (await lab.members()).length > 0 && (await lab.leader()) === null;
+    await waitFor("the leader key to expire", (presetOf(lab.t).patroni.ttl * 2 + 10) * 1000, async () => (await noLeader()) || writesBack(), 250);
+    if (writesBack()) return [...notes, "promoted without the failover hook"];
+    const expired = secs(t0);
+    await hook.trigger();
+    const outcome = await waitFor("the failover hook to decide", 60_000, () => hook.outcome(), 100);
+    if (!outcome.startsWith("applied")) notes.push(`${VIOLATION}the failover hook did not act: ${outcome}`);
+    return [...notes, `failover hook (generated failover-hook.py): triggered when the leader key was gone at ${expired} s, "${outcome}" at ${secs(t0)} s`];
+  } finally {
+    await hook.stop();
+  }
+}
+
+async function etcdQuorumLoss(ctx: DrillContext, leader: Host): Promise<string[]> {
+  const { lab } = ctx;
+  const { ttl, loopWait } = presetOf(lab.t).patroni;
+  const victims = lab.hostsRunning("etcd").filter((h) => h.region !== leader.region).slice(0, 2);
+  await Promise.all(victims.map((h) => lab.kill(h.name, ["etcd"])));
+  const notes = [`stopped etcd on ${victims.map((h) => h.name).join(", ")} for ${ttl + 2 * loopWait + 3} s`];
+  // The outage itself lasts a fixed, reported time: long enough for any leader key to expire twice over.
+  await sleep((ttl + 2 * loopWait + 3) * 1000);
+  const states = await Promise.all(lab.hostsRunning("patroni").map(async (h) =>
+    [h.name, (await sql(lab.pgTarget(h.name), "SELECT NOT pg_is_in_recovery()").catch(() => ["down"]))[0]] as const));
+  for (const [n, s] of states) if (n !== leader.name && s === "t") notes.push(`${VIOLATION}${n} was promoted while etcd had no quorum`);
+  const was = states.find(([n]) => n === leader.name)?.[1];
+  notes.push(`without quorum the primary ${was === "t" ? "kept accepting writes (failsafe)" : "demoted itself to read-only (failsafe_mode off)"}`);
+  for (const h of victims) lab.startService(h, "etcd");
+  return notes;
+}
+
+function inRegionCandidate(members: Awaited<ReturnType<Lab["members"]>>, lab: Lab, leader: Host): string {
+  const replicas = members.filter((m) => m.name !== leader.name && m.state === "running");
+  const pick = replicas.find((m) => m.role === "sync_standby") ?? replicas.find((m) => lab.host(m.name).region === leader.region) ?? replicas[0];
+  if (!pick) throw new Error("no running replica to switch over to");
+  return pick.name;
+}
+
+const PG_DRILLS: Record<string, PgDrillSpec> = {
+  "primary-loss": {
+    name: "primary-loss", expectNewPrimary: true,
+    fault: async ({ lab }, leader) => { await lab.kill(leader.name, ["patroni"]); return ["SIGKILL Patroni and PostgreSQL"]; },
+    heal: async ({ lab }, old) => { lab.startService(old, "patroni"); return []; },
+  },
+  "postgres-crash": {
+    name: "postgres-crash", expectNewPrimary: false,
+    fault: async ({ lab }, leader) => { await killAll(lab.postgresProcs(leader.name)); return ["SIGKILL PostgreSQL only"]; },
+    heal: none,
+  },
+  "patroni-freeze": {
+    name: "patroni-freeze", expectNewPrimary: true,
+    fault: async ({ lab }, leader) => {
+      const p = lab.proc(leader.name, "patroni")!;
+      const { ttl, loopWait } = presetOf(lab.t).patroni;
+      signal(p, "SIGSTOP");
+      await sleep((ttl + loopWait + 2) * 1000);
+      signal(p, "SIGCONT");
+      return [`SIGSTOP Patroni for ${ttl + loopWait + 2} s (no watchdog here: PostgreSQL stays up underneath)`];
+    },
+    heal: none,
+  },
+  switchover: {
+    name: "switchover", expectNewPrimary: true,
+    fault: async (ctx, leader) => switchover(ctx, leader.name, inRegionCandidate(await ctx.lab.members(), ctx.lab, leader)),
+    heal: none,
+  },
+  "region-loss": {
+    name: "region-loss", expectNewPrimary: true, avoidRegion: (l) => l.region,
+    fault: loseRegion,
+    heal: async (ctx, old) => [...await restoreRegion(ctx, old.region), ...await failback(ctx, old.region)],
+  },
+  "etcd-quorum-loss": {
+    name: "etcd-quorum-loss", expectNewPrimary: false,
+    fault: etcdQuorumLoss,
+    heal: none,
+  },
+};
+
+/** region-return: lose the primary region (not measured), then measure its return and the failback. */
+async function regionReturn(ctx: DrillContext): Promise<DrillResult> {
+  const { lab } = ctx;
+  await lab.waitHealthy(180_000);
+  const home = lab.host((await lab.leader())!);
+  const notes = await loseRegion(ctx, home, () => false);
+  await waitFor("a leader outside the lost region", 120_000, async () => { const l = await lab.leader(); return l !== null && l !== home.name; }, 250);
+  return runPgDrill(ctx, {
+    name: "region-return", expectNewPrimary: true, degraded: true, avoidRegion: () => home.region,
+    fault: async (c) => [...notes, ...await restoreRegion(c, home.region), ...await failback(c, home.region)],
+    heal: none,
+  });
+}
+
+export const DRILLS: Record<string, (ctx: DrillContext) => Promise<DrillResult>> = {
+  ...Object.fromEntries(Object.entries(PG_DRILLS).map(([n, spec]) => [n, (ctx: DrillContext) => runPgDrill(ctx, spec)])),
+  "region-return": regionReturn,
+  "redis-primary-loss": runRedisDrill,
+};
+
+function failedResult(name: string, preset: TimingPresetName, e: Error): DrillResult {
+  return {
+    name, preset, rtoSeconds: null, promotedAfterSeconds: null, ackedWrites: 0, lostAckedWrites: 0, unknownWrites: 0, failedWrites: 0,
+    maxConcurrentPrimaries: 0, targetSeconds: null, passed: false, faultDelaySeconds: 0, oldPrimary: null, newPrimary: null, layers: "",
+    healed: false, notes: [`drill aborted: ${e.message}`],
+  };
+}
+
+/** Boots a lab per preset (reusing one already up with that preset), runs the drills, tears down what it booted. */
+export async function runDrills(options: LabOptions, presets: readonly TimingPresetName[], names: readonly string[], repeat: number, log: (l: string) => void): Promise<DrillResult[]> {
+  const results: DrillResult[] = [];
+  for (const preset of presets) {
+    const reuse = Lab.exists(options.root) && Lab.open(options.root).preset === preset;
+    // A lab kept up by `up` holds the default addresses: a second one takes the next /24.
+    const other = Lab.exists(options.root) && !reuse;
+    const opts = other ? { ...options, preset, root: `${options.root}-${preset}`, net: options.net.replace(/\d+$/, (o) => String((Number(o) + 1) % 256)) } : { ...options, preset };
+    log(`\n== preset ${preset}: ${reuse ? "using the running lab" : "booting a lab"} ==`);
+    let lab = reuse ? Lab.open(opts.root, log) : await Lab.up(opts, log);
+    try {
+      let broken: string | null = null;
+      for (const name of names) {
+        for (let i = 0; i < repeat; i++) {
+          // Each drill starts from a healthy lab: rebuild one a drill left broken (not a lab we were lent).
+          if (broken !== null && !reuse) {
+            log(`  rebuilding the lab after ${broken}`);
+            await lab.down();
+            lab = await Lab.up(opts, log);
+          }
+          const r = await DRILLS[name]({ lab, log, random: Math.random }).catch((e: Error) => failedResult(name, preset, e));
+          results.push(r);
+          printRow(r, log);
+          broken = r.healed ? null : name;
+        }
+      }
+    } finally {
+      if (!reuse) {
+        const n = await lab.down();
+        log(`lab (${preset}) down: stopped ${n} processes`);
+      }
+    }
+  }
+  printSummary(results, log);
+  return results;
+}

@@ -1,0 +1,71 @@
+// The lab's RenderEnv: the same renderers as production, with each lab host on its own loopback
+// address and every path under the lab's working directory. Nothing else may differ (DESIGN.md).
+import * as path from "path";
+import { hostsOf, type Host, type Service, type Topology } from "../lib/model";
+import type { HostPaths, RenderEnv } from "../playbooks-gen/render-env";
+
+/** Services the lab boots; app/worker code, exporters and monitoring are not part of failover. */
+export const LAB_SERVICES: readonly Service[] = ["etcd", "patroni", "haproxy", "redis", "sentinel"];
+
+export const POSTGRES_BIN_DIR = "/usr/lib/postgresql/15/bin";
+
+/**
+ * Hosts the lab boots: every host running etcd, Patroni, Redis or Sentinel, and one HAProxy host
+ * (the first app host) per region that has app hosts, which is where the writer connects.
+ */
+export function labHosts(t: Topology): readonly Host[] {
+  const seenAppRegion = new Set<string>();
+  return hostsOf(t).filter((h) => {
+    if (h.tier === "app" && !seenAppRegion.has(h.region)) {
+      seenAppRegion.add(h.region);
+      return true;
+    }
+    return h.tier !== "app" && h.tier !== "worker" && h.services.some((s) => LAB_SERVICES.includes(s));
+  });
+}
+
+export class LabEnv implements RenderEnv {
+  readonly postgresBinDir = POSTGRES_BIN_DIR;
+  readonly clientNetworks = ["127.0.0.0/8"] as const;
+  /** No WAL archive bucket in the lab: archiving succeeds without keeping anything. */
+  readonly archiveCommand = "/bin/true";
+  private readonly addresses: ReadonlyMap<string, string>;
+
+  /** `net` is the first three octets, e.g. "127.0.0"; hosts get .2, .3, … (.1 is every client's source). */
+  constructor(readonly root: string, readonly hosts: readonly Host[], net: string) {
+    if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`--net must look like 127.0.0 (loopback only), got ${net}`);
+    if (hosts.length > 250) throw new Error(`the lab supports at most 250 hosts, got ${hosts.length}`);
+    this.addresses = new Map(hosts.map((h, i) => [h.name, `${net}.${i + 2}`]));
+  }
+
+  addressOf(host: string): string {
+    const a = this.addresses.get(host);
+    if (!a) throw new Error(`host ${host} is not part of the lab (lab hosts: ${[...this.addresses.keys()].join(", ")})`);
+    return a;
+  }
+
+  listenAddress(host: Host): string {
+    return this.addressOf(host.name);
+  }
+
+  localAddress(host: Host): string {
+    return this.addressOf(host.name);
+  }
+
+  hostDir(host: string): string {
+    return path.join(this.root, "hosts", host);
+  }
+
+  paths(host: Host): HostPaths {
+    const d = this.hostDir(host.name);
+    return {
+      configDir: path.join(d, "etc"),
+      pgDataDir: path.join(d, "pgdata"),
+      pgSocketDir: path.join(d, "run", "pgsocket"),
+      etcdDataDir: path.join(d, "etcd"),
+      redisDataDir: path.join(d, "redis"),
+      logDir: path.join(d, "log"),
+      runDir: path.join(d, "run"),
+    };
+  }
+}

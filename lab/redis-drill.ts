@@ -1,0 +1,146 @@
+// redis-primary-loss: a writer that finds the primary through Sentinel (as Sentinel-aware clients do)
+// SETs numbered orders; the primary's redis-server is SIGKILLed; Sentinel must promote a replica.
+import { presetOf } from "../lib/model";
+import { sentinelMasterName } from "../playbooks-gen/views/clusters";
+import { maxConcurrentPrimaries, primarySpans, summarizeWrites, writeGap } from "./checker";
+import { TARGETS, VIOLATION, type DrillContext, type DrillResult } from "./drill";
+import type { ProbeSample, WriteOp } from "./pg";
+import { sleep, waitFor } from "./proc";
+import { Redis, redisOnce } from "./resp";
+
+const OP_TIMEOUT_MS = 1000;
+
+/** Writes until `stop()`; each op is recorded like the SQL writer's (ok / fail / info = unknown). */
+function redisWriter(ask: () => Promise<string | null>, password: string, firstId: number) {
+  const ops: WriteOp[] = [];
+  let running = true;
+  const done = (async () => {
+    let conn: Redis | null = null;
+    let node = "";
+    for (let id = firstId; running; id++) {
+      const t0 = Date.now() / 1000;
+      let r: WriteOp["r"];
+      let err: string | undefined;
+      try {
+        if (!conn) {
+          const primary = await ask();
+          if (!primary) throw Object.assign(new Error("Sentinels name no primary"), { certain: true });
+          conn = await Redis.connect(primary, 6379, OP_TIMEOUT_MS).catch((e: Error) => { throw Object.assign(e, { certain: true }); });
+          await conn.command(["AUTH", password], OP_TIMEOUT_MS);
+          node = primary;
+        }
+        await conn.command(["SET", `order:${id}`, String(id)], OP_TIMEOUT_MS);
+        r = "ok";
+      } catch (e) {
+        // An error reply (READONLY, NOREPLICAS) means not written; a lost connection or timeout may hide a write.
+        const certain = (e as { certain?: boolean }).certain || /^(READONLY|NOREPLICAS|NOAUTH|WRONGPASS)/.test((e as Error).message);
+        r = certain ? "fail" : "info";
+        err = (e as Error).message;
+        conn?.close();
+        conn = null;
+      }
+      ops.push({ id, t0, t1: Date.now() / 1000, r, node: r === "ok" ? node : undefined, err });
+      await sleep(Math.max(0, 20 - (Date.now() / 1000 - t0) * 1000));
+    }
+    conn?.close();
+  })();
+  return { ops, stop: async () => { running = false; await done; } };
+}
+
+/** The most frequent error messages (first words) among failed writes, for the report. */
+function commonErrors(ops: readonly WriteOp[]): string {
+  const counts = new Map<string, number>();
+  for (const o of ops) if (o.err) counts.set(o.err.slice(0, 60), (counts.get(o.err.slice(0, 60)) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([e, n]) => `${n}× "${e}"`).join(", ");
+}
+
+export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
+  const { lab, log } = ctx;
+  const password = lab.secrets.redis;
+  await lab.waitHealthy(180_000);
+  const old = await waitFor("Sentinels to agree on a primary", 30_000, () => lab.redisPrimary());
+  const oldHost = lab.env.hosts.find((h) => lab.env.addressOf(h.name) === old)!;
+  const sentinels = lab.hostsRunning("sentinel").map((h) => lab.env.addressOf(h.name));
+  const ask = async () => {
+    for (const s of sentinels) {
+      const r = await redisOnce(s, 26379, null, ["SENTINEL", "get-master-addr-by-name", sentinelMasterName(lab.t)]).catch(() => null);
+      if (Array.isArray(r)) return String(r[0]);
+    }
+    return null;
+  };
+  // Role of every Redis node, sampled like the PostgreSQL prober. p = 1 only for a master that can take
+  // writes: with min-replicas-to-write 1, a restarted old master without replicas refuses them.
+  const samples: ProbeSample[] = [];
+  // When Sentinel names a new primary: its promotion time, whether or not the node takes writes yet.
+  const named: Array<{ t: number; primary: string | null }> = [];
+  let sampling = true;
+  const sampler = (async () => {
+    while (sampling) {
+      named.push({ t: Date.now() / 1000, primary: await ask() });
+      for (const h of lab.hostsRunning("redis")) {
+        const info = await redisOnce(lab.env.addressOf(h.name), 6379, password, ["INFO", "replication"]).catch(() => null);
+        samples.push({ n: lab.env.addressOf(h.name), t: Date.now() / 1000, p: info === null ? null : /role:master/.test(String(info)) && !/connected_slaves:0\b/.test(String(info)) ? 1 : 0 });
+      }
+      await sleep(100);
+    }
+  })();
+  const firstId = Date.now();
+  const writer = redisWriter(ask, password, firstId);
+  const notes: string[] = [];
+  // Sentinel pings every second: a random point in that cycle.
+  const delay = ctx.random();
+  let faultAt = Infinity;
+  const m = { gap: writeGap([], 0), promoted: null as number | null };
+  let healed = false;
+  try {
+    await waitFor("first acknowledged Redis writes", 30_000, () => writer.ops.filter((o) => o.r === "ok").length >= 25);
+    await sleep(delay * 1000);
+    faultAt = Date.now() / 1000;
+    log(`  redis-primary-loss: SIGKILL redis-server on ${oldHost.name} (${old}) after a random ${delay.toFixed(2)} s`);
+    await lab.kill(oldHost.name, ["redis"]);
+    // Sentinel promotes within a second or two of agreeing the primary is down (failover-timeout only
+    // bounds a failover that stalls); 20 s beyond down-after is a generous bound.
+    const budget = presetOf(lab.t).sentinel.downAfterMs + 20_000;
+    await waitFor("Redis writes to come back", budget, () => {
+      m.gap = writeGap(writer.ops, faultAt, old);
+      const switched = named.find((x) => x.t >= faultAt && x.primary !== null && x.primary !== old);
+      m.promoted = switched ? switched.t - faultAt : null;
+      return m.gap.backAt !== null && m.promoted !== null && Date.now() / 1000 - m.gap.backAt > 1;
+    }, 200).catch((e: Error) => notes.push(`${e.message}; writes failed with: ${commonErrors(writer.ops.filter((o) => o.t0 >= faultAt))}`));
+    lab.startService(oldHost, "redis");
+    try {
+      await lab.waitHealthy(120_000);
+      healed = true;
+    } catch (e) {
+      notes.push(`${VIOLATION}the lab did not return to full health: ${(e as Error).message}`);
+    }
+  } finally {
+    await writer.stop();
+    sampling = false;
+    await sampler;
+  }
+  const primary = await waitFor("Sentinels to agree on a primary", 30_000, () => lab.redisPrimary());
+  const ids = writer.ops.map((o) => o.id);
+  const values = await redisOnce(primary, 6379, password, ["MGET", ...ids.map((id) => `order:${id}`)]);
+  const present = new Set(ids.filter((_, i) => Array.isArray(values) && values[i] !== null));
+  const summary = summarizeWrites(writer.ops, present);
+  const concurrent = maxConcurrentPrimaries(primarySpans(samples, writer.ops.filter((o) => o.r === "ok").map((o) => ({ node: o.node!, at: o.t1 }))));
+  if (concurrent.max > 1) notes.push(`${concurrent.nodes.join(" and ")} both answered as master at once`);
+  const target = TARGETS["redis-primary-loss"][lab.preset] ?? null;
+  const { gap } = m;
+  const rto = gap.seconds;
+  const p = m.promoted;
+  // After the switch, the new primary refuses writes (NOREPLICAS) until a replica has resynced with it.
+  const refused = p === null ? [] : writer.ops.filter((o) => o.t0 >= faultAt + p && o.err?.startsWith("NOREPLICAS"));
+  const layers = p === null || gap.backAt === null ? "" : `sentinel ${p.toFixed(1)} s to promote (down-after ${presetOf(lab.t).sentinel.downAfterMs} ms); `
+    + (refused.length ? `then the new primary refused writes with NOREPLICAS for ${(refused.at(-1)!.t1 - faultAt - p).toFixed(1)} s (min-replicas-to-write until a replica resynced)` : `client ${(gap.backAt - faultAt - p).toFixed(1)} s to follow`);
+  if (target !== null && rto !== null && rto > target) notes.push(`missed the ${target} s target: ${layers}`);
+  const newHost = lab.env.hosts.find((h) => lab.env.addressOf(h.name) === primary)?.name ?? primary;
+  return {
+    name: "redis-primary-loss", preset: lab.preset, rtoSeconds: rto === null ? null : Math.round(rto * 100) / 100,
+    promotedAfterSeconds: p === null ? null : Math.round(p * 100) / 100, ackedWrites: summary.acked, lostAckedWrites: summary.lost.length,
+    unknownWrites: summary.unknown, failedWrites: summary.failed, maxConcurrentPrimaries: concurrent.max, targetSeconds: target,
+    passed: healed && rto !== null && summary.lost.length === 0 && concurrent.max <= 1 && (target === null || rto <= target),
+    faultDelaySeconds: Math.round(delay * 100) / 100, oldPrimary: oldHost.name, newPrimary: newHost, layers, healed, notes,
+  };
+}

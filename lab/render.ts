@@ -1,0 +1,71 @@
+// Writes each lab host's configuration with the generator's own renderers, plus the secret files and
+// environment that production gets from Ansible Vault (random per lab, never in the rendered files).
+import { randomBytes } from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import type { Host, Topology } from "../lib/model";
+import { renderEtcdConfig } from "../playbooks-gen/render/etcd";
+import { renderHaproxyConfig } from "../playbooks-gen/render/haproxy";
+import { renderPatroniConfig } from "../playbooks-gen/render/patroni";
+import { REDIS_AUTH_FILE, SENTINEL_AUTH_FILE, renderRedisConfig, renderSentinelConfig } from "../playbooks-gen/render/redis";
+import { sentinelMasterName } from "../playbooks-gen/views/clusters";
+import type { LabEnv } from "./env";
+
+export interface Secrets {
+  readonly superuser: string;
+  readonly replication: string;
+  readonly rewind: string;
+  readonly restapi: string;
+  readonly redis: string;
+}
+
+export function newSecrets(): Secrets {
+  const pw = () => randomBytes(12).toString("hex");
+  return { superuser: pw(), replication: pw(), rewind: pw(), restapi: pw(), redis: pw() };
+}
+
+/** Patroni takes its passwords from the environment (production: a root-only environment file). */
+export function patroniEnvironment(s: Secrets): Record<string, string> {
+  return {
+    PATRONI_SUPERUSER_PASSWORD: s.superuser,
+    PATRONI_REPLICATION_PASSWORD: s.replication,
+    PATRONI_REWIND_PASSWORD: s.rewind,
+    PATRONI_RESTAPI_USERNAME: "patroni",
+    PATRONI_RESTAPI_PASSWORD: s.restapi,
+  };
+}
+
+export const CONFIG_FILES = {
+  etcd: "etcd.yml",
+  patroni: "patroni.yml",
+  haproxy: "haproxy.cfg",
+  redis: "redis.conf",
+  sentinel: "sentinel.conf",
+} as const;
+
+function write(file: string, text: string, mode = 0o644): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text, { mode });
+}
+
+/** Renders every lab service of `host` into its config dir and creates its other directories. */
+export function renderHost(t: Topology, host: Host, env: LabEnv, secrets: Secrets): void {
+  const p = env.paths(host);
+  for (const dir of [p.configDir, p.logDir, p.runDir]) fs.mkdirSync(dir, { recursive: true });
+  const conf = (name: string) => path.join(p.configDir, name);
+  if (host.services.includes("etcd")) write(conf(CONFIG_FILES.etcd), renderEtcdConfig(t, host, env));
+  if (host.services.includes("patroni")) {
+    write(conf(CONFIG_FILES.patroni), renderPatroniConfig(t, host, env));
+    fs.mkdirSync(p.pgSocketDir, { recursive: true });
+  }
+  if (host.services.includes("haproxy")) write(conf(CONFIG_FILES.haproxy), renderHaproxyConfig(t, host, env));
+  if (host.services.includes("redis") || host.services.includes("sentinel")) fs.mkdirSync(p.redisDataDir, { recursive: true });
+  if (host.services.includes("redis")) {
+    write(conf(CONFIG_FILES.redis), renderRedisConfig(t, host, env));
+    write(conf(REDIS_AUTH_FILE), `requirepass ${secrets.redis}\nmasterauth ${secrets.redis}\n`, 0o600);
+  }
+  if (host.services.includes("sentinel")) {
+    write(conf(CONFIG_FILES.sentinel), renderSentinelConfig(t, host, env));
+    write(conf(SENTINEL_AUTH_FILE), `sentinel auth-pass ${sentinelMasterName(t)} ${secrets.redis}\n`, 0o600);
+  }
+}
