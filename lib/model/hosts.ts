@@ -93,11 +93,6 @@ export function tiersRunning(service: Service): readonly Tier[] {
   return TIERS.filter((tier) => TIER_SERVICES[tier].includes(service));
 }
 
-export function tierCount(t: Topology, tier: Tier, region?: string): number {
-  return t.regions
-    .filter((r) => region === undefined || r.slug === region)
-    .reduce((n, r) => n + (r.tiers[tier]?.count ?? 0), 0);
-}
 
 /** Regions whose load balancer takes web traffic (primary and secondary regions with app droplets). */
 export function servingRegions(t: Topology): readonly string[] {

@@ -1,4 +1,5 @@
-// The port table: which port each service listens on, on which tiers, and who may connect.
+// The port table: which port each service listens on and who may connect; the hosts running the
+// service (lib/model/hosts.ts) are the listeners.
 // Firewalls are built from it and the rendered configs listen on exactly these ports.
 import { hostsOf, tiersRunning, type Service } from "./hosts";
 import type { Tier, Topology } from "./types";
@@ -12,12 +13,9 @@ export interface PortRule {
   readonly service: Service | "ssh";
   readonly port: number;
   readonly protocol: "tcp" | "udp";
-  /** Tiers that listen on this port. */
-  readonly listeners: readonly Tier[];
   readonly from: PortSource;
 }
 
-const ALL: readonly Tier[] = ["app", "worker", "postgres", "redis", "etcd", "monitoring", "witness"];
 const BALANCERS = tiersRunning("haproxy");
 
 /** Fixed ports; the app port comes from the topology. */
@@ -41,10 +39,10 @@ export const PORTS = {
 } as const;
 
 export function portTable(t: Pick<Topology, "app">): readonly PortRule[] {
-  const rule = (name: string, service: PortRule["service"], port: number, from: PortSource, listeners = tiersRunning(service as Service), protocol: "tcp" | "udp" = "tcp"): PortRule =>
-    ({ name, service, port, protocol, listeners, from });
+  const rule = (name: string, service: PortRule["service"], port: number, from: PortSource, protocol: "tcp" | "udp" = "tcp"): PortRule =>
+    ({ name, service, port, protocol, from });
   return [
-    rule("ssh", "ssh", PORTS.ssh, "admin", ALL),
+    rule("ssh", "ssh", PORTS.ssh, "admin"),
     rule("app_http", "app", t.app.port, "load_balancer"),
     rule("haproxy_primary", "haproxy", PORTS.haproxyPrimary, "local"),
     rule("haproxy_replicas", "haproxy", PORTS.haproxyReplicas, "local"),
@@ -58,7 +56,7 @@ export function portTable(t: Pick<Topology, "app">): readonly PortRule[] {
     rule("prometheus", "prometheus", PORTS.prometheus, { tiers: ["monitoring"] }),
     rule("alertmanager", "alertmanager", PORTS.alertmanager, { tiers: ["monitoring", "witness"] }),
     rule("alertmanager_cluster", "alertmanager", PORTS.alertmanagerCluster, { tiers: ["monitoring", "witness"] }),
-    rule("alertmanager_cluster_udp", "alertmanager", PORTS.alertmanagerCluster, { tiers: ["monitoring", "witness"] }, undefined, "udp"),
+    rule("alertmanager_cluster_udp", "alertmanager", PORTS.alertmanagerCluster, { tiers: ["monitoring", "witness"] }, "udp"),
     rule("node_exporter", "node_exporter", PORTS.nodeExporter, { tiers: ["monitoring"] }),
     rule("postgres_exporter", "postgres_exporter", PORTS.postgresExporter, { tiers: ["monitoring"] }),
     rule("redis_exporter", "redis_exporter", PORTS.redisExporter, { tiers: ["monitoring"] }),

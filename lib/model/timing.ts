@@ -1,5 +1,4 @@
 // Timing presets tune every failover layer together, and the RTO budget says what they add up to.
-import { CLOUDFLARE_MIN_MONITOR_INTERVAL } from "./catalog";
 import type { Topology, TimingPresetName } from "./types";
 
 export interface TimingPreset {
@@ -99,7 +98,3 @@ export function failoverConfirmations(t: Pick<Topology, "database">): number {
   return t.database.mode === "stretched" ? 2 : 3;
 }
 
-/** Minimum Cloudflare monitor interval for the topology's plan. */
-export function minimumMonitorInterval(t: Pick<Topology, "cloudflare">): number {
-  return CLOUDFLARE_MIN_MONITOR_INTERVAL[t.cloudflare.plan];
-}
