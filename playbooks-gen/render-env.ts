@@ -35,6 +35,19 @@ export interface RenderEnv {
   /** WAL archive command (optional); default pgBackRest `archive-push` to the Spaces bucket. The lab,
    * which has no bucket, may pass e.g. "/bin/true" so WAL does not pile up. */
   readonly archiveCommand?: string;
+  /** Where the failover hook listens, keeps its settings and fences through (optional; default
+   * production's 127.0.0.1:9095, /etc/shop-failover-hook and the DigitalOcean API). The lab passes its
+   * own host address, a directory of its own and its stand-in for the DigitalOcean API. */
+  readonly failoverHook?: FailoverHookEnv;
+}
+
+export interface FailoverHookEnv {
+  /** address:port of the webhook receiver. */
+  readonly listen: string;
+  /** Settings directory: failover-hook.ini, patronictl.yml, the DigitalOcean token file. */
+  readonly dir: string;
+  /** Base URL of the DigitalOcean API (the droplet actions endpoint is under /v2). */
+  readonly apiUrl: string;
 }
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;

@@ -47,22 +47,31 @@ describe("failover hook", () => {
   }
 
   /** Starts the hook with the rendered settings, pointed at the stubs; returns its webhook URL. */
-  async function startHook(t: Topology, lostNodes: string, roles: string[]): Promise<string> {
+  async function startHook(t: Topology, lostNodes: string, roles: string[], fence = { droplets: [41, 42], ends: "completed" }): Promise<string> {
+    // The DigitalOcean API queues a power-off per droplet; each action completes on its second poll
+    // unless the test says how the actions end.
+    const polls = new Map<string, number>();
     const api = await listen((req, res) => {
-      fs.appendFileSync(callLog(), `FENCE ${req.method} ${req.url}\n`);
-      res.writeHead(202).end("{}");
+      fs.appendFileSync(callLog(), `FENCE ${req.method} ${req.url} ${req.headers.authorization}\n`);
+      const action = /^\/v2\/actions\/(\d+)$/.exec(req.url ?? "");
+      if (action) {
+        const n = (polls.get(action[1]) ?? 0) + 1;
+        polls.set(action[1], n);
+        res.writeHead(200).end(JSON.stringify({ action: { id: Number(action[1]), status: n < 2 ? "in-progress" : fence.ends } }));
+      } else {
+        res.writeHead(202).end(JSON.stringify({ actions: fence.droplets.map((id) => ({ id, status: "in-progress", type: "power_off" })) }));
+      }
     });
     fs.writeFileSync(path.join(dir, "patronictl"), `#!/bin/sh\necho "$*" | sed 's/^-c [^ ]* //' >> ${callLog()}\n[ "$3" = list ] && echo '${JSON.stringify(roles.map((Role) => ({ Role })))}'\nexit 0\n`, { mode: 0o755 });
-    fs.writeFileSync(path.join(dir, "token"), "stand-in-token\n");
     const port = 20000 + (process.pid % 20000);
-    const env: RenderEnv = productionRenderEnv(t);
+    // Listen address, settings directory and API come from the RenderEnv, as in the lab.
+    const env: RenderEnv = { ...productionRenderEnv(t), failoverHook: { listen: `127.0.77.1:${port}`, dir, apiUrl: `http://127.0.0.1:${api}` } };
+    fs.writeFileSync(path.join(dir, "digitalocean-token"), "stand-in-token\n");
     const ini = renderFailoverHookConfig(t, env)
-      .replace(/^listen = .*$/m, `listen = 127.0.77.1:${port}`)
       .replace(/^interval_seconds = .*$/m, "interval_seconds = 0")
       .replace(/^patronictl = .*$/m, `patronictl = ${path.join(dir, "patronictl")}`)
-      .replace(/^lost_region_nodes = .*$/m, `lost_region_nodes = ${lostNodes}`)
-      .replace(/^api_url = .*$/m, `api_url = http://127.0.0.1:${api}`)
-      .replace(/^token_file = .*$/m, `token_file = ${path.join(dir, "token")}`);
+      .replace(/^lost_region_nodes = .*$/m, `lost_region_nodes = ${lostNodes}`);
+    if (t.database.mode === "standby-cluster") expect(ini).toContain(`token_file = ${path.join(dir, "digitalocean-token")}`);
     fs.writeFileSync(path.join(dir, "hook.ini"), ini);
     fs.writeFileSync(path.join(dir, "hook.py"), renderFailoverHookScript());
     hook = spawn("/usr/bin/python3", [path.join(dir, "hook.py"), path.join(dir, "hook.ini")], { stdio: ["ignore", "pipe", "pipe"] });
@@ -80,15 +89,34 @@ describe("failover hook", () => {
     }, 10_000);
   }
 
-  it("fences the old region through the DigitalOcean API before promoting the standby cluster", async () => {
+  const FENCE_CALL = "FENCE POST /v2/droplets/actions?tag_name=shop-production-pg-nyc1 Bearer stand-in-token";
+
+  it("fences the old region through the DigitalOcean API, waits for the power-offs, then promotes the standby cluster", async () => {
     const url = await startHook(standbyExample(), LOST, ["Standby Leader"]);
     await postAlert(url, "DatabaseRegionDown");
     await until("the promotion", () => calls().some((c) => c.startsWith("edit-config")), 15_000);
+    const polls = (id: number) => Array(2).fill(`FENCE GET /v2/actions/${id} Bearer stand-in-token`);
     expect(calls()).toEqual([
       "list --format json", "list --format json", "list --format json",
-      "FENCE POST /v2/droplets/actions?tag_name=shop-production-pg-nyc1",
+      FENCE_CALL,
+      // Both actions polled until completed (order within a round: by id), and only then the promotion.
+      ...[polls(41)[0], polls(42)[0], polls(41)[1], polls(42)[1]],
       "edit-config --force --set standby_cluster=null",
     ]);
+  });
+
+  it.each([
+    ["a power-off errors", { droplets: [41], ends: "errored" }, "power_off action 41 ended errored"],
+    ["no droplet carries the tag", { droplets: [], ends: "completed" }, "no droplet carries the tag shop-production-pg-nyc1"],
+  ])("does not promote when %s", async (_case, fence, reason) => {
+    const url = await startHook(standbyExample(), LOST, ["Standby Leader"], fence);
+    let output = "";
+    hook!.stdout!.on("data", (d) => { output += String(d); });
+    await postAlert(url, "DatabaseRegionDown");
+    await until("the hook to stop", () => output.includes("failover stopped"), 15_000);
+    expect(output).toContain(reason);
+    expect(calls()).toContain(FENCE_CALL);
+    expect(calls().some((c) => c.startsWith("edit-config"))).toBe(false);
   });
 
   it("turns synchronous mode off in stretched mode once the leader is confirmed gone twice", async () => {

@@ -3,13 +3,23 @@ import type { Topology } from "../../lib/model/types";
 import { patroniScope, tierRegionTag } from "../../lib/model/naming";
 import { PORTS } from "../../lib/model/ports";
 import { failoverConfirmations, presetOf } from "../../lib/model/timing";
-import type { RenderEnv } from "../render-env";
+import type { FailoverHookEnv, RenderEnv } from "../render-env";
 import { etcdClusterOf, postgresClusterOf, primaryRegion } from "./clusters";
 
 export const FAILOVER_HOOK_LISTEN = "127.0.0.1:9095";
 export const FAILOVER_HOOK_DIR = "/etc/shop-failover-hook";
 export const FAILOVER_HOOK_SCRIPT = "/usr/local/lib/shop-failover-hook/failover-hook.py";
-export const FAILOVER_HOOK_TOKEN_FILE = `${FAILOVER_HOOK_DIR}/digitalocean-token`;
+/** Name of the token file inside the hook's settings directory. */
+export const FAILOVER_HOOK_TOKEN_NAME = "digitalocean-token";
+export const FAILOVER_HOOK_TOKEN_FILE = `${FAILOVER_HOOK_DIR}/${FAILOVER_HOOK_TOKEN_NAME}`;
+export const DIGITALOCEAN_API_URL = "https://api.digitalocean.com";
+/** How long the hook waits for the power-off actions to complete before giving up (no promotion). */
+export const FENCE_TIMEOUT_SECONDS = 120;
+
+/** The hook's listen address, settings directory and API: production's unless the env says otherwise. */
+export function failoverHookEnv(env: RenderEnv): FailoverHookEnv {
+  return env.failoverHook ?? { listen: FAILOVER_HOOK_LISTEN, dir: FAILOVER_HOOK_DIR, apiUrl: DIGITALOCEAN_API_URL };
+}
 
 /** The hook exists where a region failover needs a decision: standby-cluster mode (promotion), or
  * stretched mode with synchronous_mode (the synchronous standby dies with the primary region). */
@@ -25,20 +35,22 @@ export function survivingRegion(t: Topology): string {
 export function failoverHookView(t: Topology, env: RenderEnv) {
   const lost = primaryRegion(t);
   const standby = t.database.mode === "standby-cluster";
+  const hook = failoverHookEnv(env);
   return {
-    listen: FAILOVER_HOOK_LISTEN,
+    listen: hook.listen,
     mode: t.database.mode,
     confirmations: failoverConfirmations(t),
     // The leader key expiring already proves a TTL without a refresh; checks one HA loop apart then show
     // that no surviving node takes it.
     interval_seconds: presetOf(t).patroni.loopWait + 1,
-    patronictl_config: `${FAILOVER_HOOK_DIR}/patronictl.yml`,
+    patronictl_config: `${hook.dir}/patronictl.yml`,
     lost_region: lost,
     lost_region_nodes: postgresClusterOf(t, lost).filter((h) => h.region === lost).map((h) => `${env.addressOf(h.name)}:${PORTS.patroniApi}`),
     change: standby ? "standby_cluster=null" : "synchronous_mode=false",
     fence_tag: standby ? tierRegionTag(t, "postgres", lost) : null,
-    api_url: "https://api.digitalocean.com",
-    token_file: FAILOVER_HOOK_TOKEN_FILE,
+    api_url: hook.apiUrl,
+    token_file: `${hook.dir}/${FAILOVER_HOOK_TOKEN_NAME}`,
+    fence_timeout_seconds: FENCE_TIMEOUT_SECONDS,
   };
 }
 
