@@ -32,14 +32,16 @@ export const SERVICE_GROUPS: ReadonlyArray<readonly [group: string, service: Ser
   ["alertmanager", "alertmanager"],
 ];
 
-/** What runs on one host. In stretched mode a region's Redis hosts share one Sentinel (on the first),
- * so that no region holds a Sentinel majority: losing a region must leave a majority to elect the new
- * primary. In standby-cluster mode (two regions, promotion by command) every Redis host runs one, and
+/** What runs on one host. Where a region loss must leave a Sentinel majority (stretched mode, or any
+ * topology with a witness region, which hosts a Sentinel), a region's Redis hosts share one Sentinel
+ * (on the first), so no region holds a majority of them. In a two-region standby-cluster topology no
+ * placement survives losing the bigger region, and every Redis host runs one. In standby-cluster mode
  * a witness runs no etcd (each region's cluster has its own). */
-export function servicesOf(t: Pick<Topology, "database">, tier: Tier, index: number): readonly Service[] {
+export function servicesOf(t: Pick<Topology, "database" | "regions">, tier: Tier, index: number): readonly Service[] {
   const services = TIER_SERVICES[tier];
   const stretched = t.database.mode === "stretched";
-  if (tier === "redis" && index > 1 && stretched) return services.filter((s) => s !== "sentinel");
+  const onePerRegion = stretched || t.regions.some((r) => r.role === "witness");
+  if (tier === "redis" && index > 1 && onePerRegion) return services.filter((s) => s !== "sentinel");
   if (tier === "witness" && !stretched) return services.filter((s) => s !== "etcd");
   return services;
 }

@@ -116,13 +116,15 @@ export const RULES: readonly Rule[] = [
     id: "sentinel-quorum",
     check: (t) => {
       const stretched = t.database.mode === "stretched";
-      const perRegion = t.regions.map((r, i) => ({ slug: r.slug, n: (stretched ? Math.min(count(t, i, "redis"), 1) : count(t, i, "redis")) + count(t, i, "witness") })).filter((x) => x.n > 0);
+      // Placement as in servicesOf (hosts.ts): one per region where a witness or stretched mode exists.
+      const onePerRegion = stretched || t.regions.some((r) => r.role === "witness");
+      const perRegion = t.regions.map((r, i) => ({ slug: r.slug, n: (onePerRegion ? Math.min(count(t, i, "redis"), 1) : count(t, i, "redis")) + count(t, i, "witness") })).filter((x) => x.n > 0);
       const total = perRegion.reduce((s, x) => s + x.n, 0);
       const errors: string[] = [];
-      const placement = stretched ? "one per region with redis hosts, one per witness host" : "one per redis host";
-      if (total < 3) errors.push(`Redis Sentinels (${placement}) must number at least 3, got ${total}; add redis hosts${stretched ? " in another region or a witness" : ""}`);
+      const placement = onePerRegion ? "one per region with redis hosts, one per witness host" : "one per redis host";
+      if (total < 3) errors.push(`Redis Sentinels (${placement}) must number at least 3, got ${total}; add redis hosts${onePerRegion ? " in another region or a witness" : ""}`);
       const majority = Math.floor(total / 2) + 1;
-      for (const x of stretched ? perRegion : []) {
+      for (const x of onePerRegion ? perRegion : []) {
         if (perRegion.length >= 2 && x.n >= majority) errors.push(`Redis Sentinels in ${x.slug} must be fewer than a majority (${majority} of ${total}), got ${x.n}: losing ${x.slug} would leave no quorum to fail over`);
       }
       const minRegions = t.database.mode === "stretched" ? 3 : 2;
