@@ -5,9 +5,9 @@ import * as fs from "fs";
 import * as path from "path";
 import { loadTopology, type Host, type Service, type TimingPresetName, type Topology } from "../lib/model";
 import { initialRedisPrimary, sentinelMasterName } from "../playbooks-gen/views/clusters";
-import { LAB_SERVICES, LabEnv, labHosts } from "./env";
+import { LAB_SERVICES, LabEnv, labHookHost, labHosts } from "./env";
 import { ORDERS_DDL, sql, type PgTarget } from "./pg";
-import { childrenOf, isAlive, killAll, procOf, start, waitFor, type Proc } from "./proc";
+import { childrenOf, isAlive, killAll, procOf, signal, start, waitFor, type Proc } from "./proc";
 import { CONFIG_FILES, newSecrets, patroniEnvironment, renderHost, type Secrets } from "./render";
 import { redisOnce } from "./resp";
 
@@ -35,7 +35,8 @@ export class Lab {
 
   private constructor(private readonly state: LabState, readonly log: (line: string) => void) {
     this.t = { ...loadTopology(state.topologyFile), timing: state.preset };
-    this.env = new LabEnv(state.root, labHosts(this.t), state.net);
+    const hosts = labHosts(this.t);
+    this.env = new LabEnv(state.root, hosts, state.net, labHookHost(this.t, hosts));
   }
 
   get preset(): TimingPresetName { return this.state.preset; }
@@ -161,15 +162,28 @@ export class Lab {
     return pm ? [pm, ...childrenOf(pm)] : [];
   }
 
-  /** Hard-kills the given services of a host (PostgreSQL counts as part of `patroni`). */
-  async kill(host: string, services: readonly Service[] = this.host(host).services): Promise<void> {
+  /** Live processes of the given services of a host (PostgreSQL counts as part of `patroni`). */
+  hostProcs(host: string, services: readonly Service[] = this.host(host).services): Proc[] {
     const procs: Proc[] = [];
     for (const s of services) {
       if (s === "patroni") procs.push(...this.postgresProcs(host));
       const p = this.proc(host, s);
       if (p) procs.push(p);
     }
-    await killAll(procs);
+    return procs;
+  }
+
+  /** Hard-kills the given services of a host (PostgreSQL counts as part of `patroni`). */
+  async kill(host: string, services: readonly Service[] = this.host(host).services): Promise<void> {
+    await killAll(this.hostProcs(host, services));
+  }
+
+  /** SIGSTOPs every process of a host: it keeps its sockets but answers nothing, as a host cut off by
+   * a network partition looks from outside. Returns what it froze. */
+  freeze(host: string): Proc[] {
+    const procs = this.hostProcs(host);
+    for (const p of procs) signal(p, "SIGSTOP");
+    return procs;
   }
 
   pgTarget(host: string): PgTarget {
@@ -199,34 +213,57 @@ export class Lab {
     return (list.members as Array<{ ID: string; name: string }>).find((m) => m.ID === id)?.name ?? null;
   }
 
-  /** Members as Patroni reports them (from the first node that answers). */
-  async members(): Promise<Member[]> {
-    for (const h of this.hostsRunning("patroni")) {
+  /** Patroni clusters: one in stretched mode, one per region in standby-cluster mode. */
+  clusters(): Array<{ readonly region: string; readonly nodes: readonly Host[] }> {
+    const regions = [...new Set(this.hostsRunning("patroni").map((h) => h.region))];
+    return this.t.database.mode === "stretched"
+      ? [{ region: regions[0], nodes: this.hostsRunning("patroni") }]
+      : regions.map((region) => ({ region, nodes: this.hostsRunning("patroni").filter((h) => h.region === region) }));
+  }
+
+  /** Members of one cluster as Patroni reports them (from the first of its nodes that answers). */
+  async clusterMembers(nodes: readonly Host[]): Promise<Member[]> {
+    for (const h of nodes) {
       const c = await getJson(`http://${this.env.addressOf(h.name)}:8008/cluster`).catch(() => null);
       if (c?.members) return c.members as Member[];
     }
     return [];
   }
 
-  async leader(): Promise<string | null> {
-    return (await this.members()).find((m) => (m.role === "leader" || m.role === "standby_leader") && m.state === "running")?.name ?? null;
+  /** Members of every cluster. */
+  async members(): Promise<Member[]> {
+    return (await Promise.all(this.clusters().map((c) => this.clusterMembers(c.nodes)))).flat();
   }
 
-  /** Every lab service up and in its place: etcd healthy, one leader with every replica streaming
-   * (and a synchronous standby when configured), HAProxy routing to the leader, Sentinels agreeing. */
+  /** The running read-write leader (a standby cluster's standby leader is not one). */
+  async leader(): Promise<string | null> {
+    return (await this.members()).find((m) => m.role === "leader" && m.state === "running")?.name ?? null;
+  }
+
+  /** Every lab service up and in its place: etcd healthy; per Patroni cluster one leader (or standby
+   * leader, itself streaming from the primary) with every replica streaming, and a synchronous standby
+   * when configured; HAProxy routing to the primary; Sentinels agreeing. */
   async waitHealthy(timeoutMs: number, step: (msg: string) => void = () => {}): Promise<void> {
     await waitFor("etcd members healthy", timeoutMs, () => this.etcdHealthy());
-    const pgCount = this.hostsRunning("patroni").length;
-    const leader = await waitFor("every Patroni replica streaming", timeoutMs, async () => {
-      const ms = await this.members();
-      const l = ms.find((m) => m.role === "leader" && m.state === "running");
-      if (!l || ms.length !== pgCount || ms.some((m) => m.state !== "running")) return undefined;
-      const st = await getJson(`http://${this.env.addressOf(l.name)}:8008/patroni`);
-      const streaming = (st?.replication ?? []).filter((r: { state: string }) => r.state === "streaming").length;
-      const syncOk = !this.t.database.synchronousMode || ms.some((m) => m.role === "sync_standby");
-      return streaming === pgCount - 1 && syncOk ? l.name : undefined;
-    }, 250);
-    step(`Patroni: ${leader} leads, ${pgCount - 1} replicas streaming`);
+    const clusters = this.clusters();
+    for (const { region, nodes } of clusters) {
+      const lead = await waitFor(`every Patroni replica streaming${clusters.length > 1 ? ` in ${region}` : ""}`, timeoutMs, async () => {
+        const ms = await this.clusterMembers(nodes);
+        const l = ms.find((m) => (m.role === "leader" || m.role === "standby_leader") && m.state === "running");
+        if (!l || ms.length !== nodes.length || ms.some((m) => m.state !== "running")) return undefined;
+        const primary = l.role === "leader";
+        const st = await getJson(`http://${this.env.addressOf(l.name)}:8008/patroni`);
+        // This cluster's own replicas. A standby leader may stream from the primary or cascade from one
+        // of its replicas (libpq takes the first of the primary cluster's hosts that answers): it is
+        // checked on its own side, through its WAL receiver.
+        const own = new Set(nodes.map((n) => n.name));
+        const streaming = (st?.replication ?? []).filter((r: { state: string; application_name: string }) => r.state === "streaming" && own.has(r.application_name)).length;
+        const syncOk = !primary || !this.t.database.synchronousMode || ms.some((m) => m.role === "sync_standby");
+        const upstreamOk = primary || (await sql(this.pgTarget(l.name), "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'", 3000))[0] === "1";
+        return streaming === nodes.length - 1 && syncOk && upstreamOk ? l : undefined;
+      }, 250);
+      step(`Patroni${clusters.length > 1 ? ` (${region})` : ""}: ${lead.name} ${lead.role === "leader" ? "leads" : "is the standby leader, streaming from the primary region"}, ${nodes.length - 1} replicas streaming`);
+    }
     for (const h of this.hostsRunning("haproxy")) {
       await waitFor(`HAProxy on ${h.name} routing to the primary`, timeoutMs, async () =>
         (await sql(this.haproxyTarget(h.name), "SELECT NOT pg_is_in_recovery()", 3000))[0] === "t", 250);

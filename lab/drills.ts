@@ -1,13 +1,16 @@
 // The named drills and the runner that boots one lab per timing preset (the chosen one and Patroni's
 // stock baseline) and runs them in order.
 import * as fs from "fs";
-import { presetOf, type Host, type TimingPresetName } from "../lib/model";
+import { presetOf, type DatabaseMode, type Host, type TimingPresetName } from "../lib/model";
 import { Lab, type LabOptions } from "./cluster";
-import { runPgDrill, VIOLATION, type DrillContext, type DrillResult, type PgDrillSpec } from "./drill";
+import { primariesNow, runPgDrill, VIOLATION, type DrillContext, type DrillResult, type PgDrillSpec } from "./drill";
 import { sql } from "./pg";
 import { patronictl, setSynchronousMode } from "./patronictl";
 import { killAll, signal, sleep, waitFor } from "./proc";
 import { FailoverHook } from "./hook";
+import { DigitalOceanStandIn } from "./digitalocean-stand-in";
+import { getJson } from "./cluster";
+import { randomBytes } from "crypto";
 import { runRedisDrill } from "./redis-drill";
 import { printRow, printSummary } from "./report";
 
@@ -109,6 +112,52 @@ function inRegionCandidate(members: Awaited<ReturnType<Lab["members"]>>, lab: La
   return pick.name;
 }
 
+/** The primary region stops answering: every process of its hosts SIGSTOPped at once (a partition, as
+ * seen from outside). The generated failover hook, triggered as Alertmanager would once
+ * DatabaseRegionDown fires, confirms the loss, fences the region's database droplets through the
+ * DigitalOcean API (the lab's stand-in SIGKILLs those hosts) and promotes the standby cluster. */
+async function fenceAndPromote(ctx: DrillContext, leader: Host): Promise<string[]> {
+  const { lab } = ctx;
+  const token = randomBytes(16).toString("hex");
+  const api = await DigitalOceanStandIn.start(lab, { token, powerOffDelayMs: POWER_OFF_DELAY_MS });
+  const hook = FailoverHook.start(lab, token)!;
+  try {
+    const region = lab.env.hosts.filter((h) => h.region === leader.region);
+    const frozen = region.map((h) => [h.name, lab.freeze(h.name).length] as const);
+    const t0 = Date.now();
+    const notes = [`froze ${region.length} hosts of ${leader.region} (${frozen.reduce((n, [, k]) => n + k, 0)} processes): it answers nothing`];
+    // What Prometheus scrapes: the region's Patroni APIs all failing (production waits `for: 1m` more).
+    const pg = region.filter((h) => h.services.includes("patroni"));
+    await waitFor(`${leader.region}'s Patroni APIs to stop answering`, 30_000, async () =>
+      (await Promise.all(pg.map((h) => getJson(`http://${lab.env.addressOf(h.name)}:8008/health`, 1000).then(() => true, () => false)))).every((up) => !up), 100);
+    const seen = secs(t0);
+    await hook.trigger("DatabaseRegionDown");
+    const expected = pg.map((h) => h.name);
+    const allFenced = () => expected.every((n) => api.poweredOff().some((f) => f.host === n));
+    await waitFor("the fence to complete (or the hook to stop)", 120_000, () => allFenced() || hook.outcome()?.startsWith("failover stopped"), 50);
+    if (allFenced()) {
+      // Right when the last power-off completes, no node of the standby cluster may be a primary yet.
+      const early = await primariesNow(lab, lab.hostsRunning("patroni").filter((h) => h.region !== leader.region).map((h) => h.name));
+      if (early.length) notes.push(`${VIOLATION}${early.join(", ")} promoted before ${leader.region} was fenced`);
+      notes.push(`fence complete at ${secs(t0)} s, no standby node promoted before it`);
+    }
+    const outcome = await waitFor("the failover hook to decide", 120_000, () => hook.outcome(), 100);
+    notes.push(`failover hook (generated failover-hook.py): triggered by DatabaseRegionDown at ${seen} s, "${outcome}" at ${secs(t0)} s`);
+    if (!outcome.startsWith("applied")) notes.push(`${VIOLATION}the failover hook did not promote: ${outcome}`);
+    const fenced = api.poweredOff();
+    notes.push(`DigitalOcean API stand-in: ${[...new Set(api.calls.map((c) => c.replace(/\/\d+ /, "/ID ")))].join("; ")}; powered off ${fenced.map((f) => f.host).join(", ") || "nothing"}`);
+    const missed = expected.filter((n) => !fenced.some((f) => f.host === n));
+    if (missed.length) notes.push(`${VIOLATION}not fenced: ${missed.join(", ")}`);
+    return notes;
+  } finally {
+    await hook.stop();
+    await api.stop();
+  }
+}
+
+/** The stand-in API completes a power-off this long after queuing it (the real API queues them too). */
+const POWER_OFF_DELAY_MS = 1000;
+
 const PG_DRILLS: Record<string, PgDrillSpec> = {
   "primary-loss": {
     name: "primary-loss", expectNewPrimary: true,
@@ -147,6 +196,11 @@ const PG_DRILLS: Record<string, PgDrillSpec> = {
     fault: etcdQuorumLoss,
     heal: none,
   },
+  "standby-promote": {
+    name: "standby-promote", expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true, regionGone: true,
+    fault: fenceAndPromote,
+    heal: none,
+  },
 };
 
 /** region-return: lose the primary region (not measured), then measure its return and the failback. */
@@ -169,9 +223,22 @@ export const DRILLS: Record<string, (ctx: DrillContext) => Promise<DrillResult>>
   "redis-primary-loss": runRedisDrill,
 };
 
+const BOTH = ["stretched", "standby-cluster"] as const;
+/** The database modes each drill applies to: losing the primary region is a different drill in each. */
+export const DRILL_MODES: Readonly<Record<string, readonly DatabaseMode[]>> = {
+  "primary-loss": BOTH, "postgres-crash": BOTH, "patroni-freeze": BOTH, switchover: BOTH, "redis-primary-loss": BOTH,
+  "region-loss": ["stretched"], "region-return": ["stretched"], "etcd-quorum-loss": ["stretched"],
+  "standby-promote": ["standby-cluster"],
+};
+
+/** What `drill` runs without names: the CI set of the topology's mode. */
+export function defaultDrills(mode: DatabaseMode): string[] {
+  return ["primary-loss", "switchover", mode === "stretched" ? "region-loss" : "standby-promote", "redis-primary-loss"];
+}
+
 function failedResult(name: string, preset: TimingPresetName, e: Error): DrillResult {
   return {
-    name, preset, rtoSeconds: null, promotedAfterSeconds: null, ackedWrites: 0, lostAckedWrites: 0, unknownWrites: 0, failedWrites: 0,
+    name, preset, rtoSeconds: null, promotedAfterSeconds: null, ackedWrites: 0, lostAckedWrites: 0, lostAckedWritesBound: 0, unknownWrites: 0, failedWrites: 0,
     maxConcurrentPrimaries: 0, targetSeconds: null, passed: false, faultDelaySeconds: 0, oldPrimary: null, newPrimary: null, layers: "",
     healed: false, notes: [`drill aborted: ${e.message}`],
   };

@@ -2,7 +2,12 @@
 // address and every path under the lab's working directory. Nothing else may differ (DESIGN.md).
 import * as path from "path";
 import { hostsOf, type Host, type Service, type Topology } from "../lib/model";
-import type { HostPaths, RenderEnv } from "../playbooks-gen/render-env";
+import type { FailoverHookEnv, HostPaths, RenderEnv } from "../playbooks-gen/render-env";
+import { FAILOVER_HOOK_LISTEN, failoverHookNeeded, survivingRegion } from "../playbooks-gen/views/failover";
+
+/** The hook keeps production's port on its lab host; the DigitalOcean API stand-in listens next to it. */
+export const FAILOVER_HOOK_PORT = Number(FAILOVER_HOOK_LISTEN.split(":")[1]);
+export const DIGITALOCEAN_STAND_IN_PORT = FAILOVER_HOOK_PORT + 1;
 
 /** Services the lab boots; app/worker code, exporters and monitoring are not part of failover. */
 export const LAB_SERVICES: readonly Service[] = ["etcd", "patroni", "haproxy", "redis", "sentinel"];
@@ -24,18 +29,32 @@ export function labHosts(t: Topology): readonly Host[] {
   });
 }
 
+/** The hook lives on a host of the surviving region: the lab gives it that region's HAProxy host. */
+export function labHookHost(t: Topology, hosts: readonly Host[]): string | undefined {
+  if (!failoverHookNeeded(t)) return undefined;
+  return hosts.find((h) => h.region === survivingRegion(t) && h.services.includes("haproxy"))?.name;
+}
+
 export class LabEnv implements RenderEnv {
   readonly postgresBinDir = POSTGRES_BIN_DIR;
   readonly clientNetworks = ["127.0.0.0/8"] as const;
   /** No WAL archive bucket in the lab: archiving succeeds without keeping anything. */
   readonly archiveCommand = "/bin/true";
+  /** …so a standby cluster finds nothing there and streams its WAL from the primary region. */
+  readonly restoreCommand = "/bin/false";
   private readonly addresses: ReadonlyMap<string, string>;
+  readonly failoverHook?: FailoverHookEnv;
 
-  /** `net` is the first three octets, e.g. "127.0.0"; hosts get .2, .3, … (.1 is every client's source). */
-  constructor(readonly root: string, readonly hosts: readonly Host[], net: string) {
+  /** `net` is the first three octets, e.g. "127.0.0"; hosts get .2, .3, … (.1 is every client's source).
+   * `hookHost` is the lab host the failover hook runs on (with the DigitalOcean API stand-in), if any. */
+  constructor(readonly root: string, readonly hosts: readonly Host[], net: string, hookHost?: string) {
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`--net must look like 127.0.0 (loopback only), got ${net}`);
     if (hosts.length > 250) throw new Error(`the lab supports at most 250 hosts, got ${hosts.length}`);
     this.addresses = new Map(hosts.map((h, i) => [h.name, `${net}.${i + 2}`]));
+    if (hookHost !== undefined) {
+      const a = this.addressOf(hookHost);
+      this.failoverHook = { listen: `${a}:${FAILOVER_HOOK_PORT}`, dir: path.join(root, "hosts", "failover-hook"), apiUrl: `http://${a}:${DIGITALOCEAN_STAND_IN_PORT}` };
+    }
   }
 
   addressOf(host: string): string {

@@ -138,7 +138,7 @@ export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
   const newHost = lab.env.hosts.find((h) => lab.env.addressOf(h.name) === primary)?.name ?? primary;
   return {
     name: "redis-primary-loss", preset: lab.preset, rtoSeconds: rto === null ? null : Math.round(rto * 100) / 100,
-    promotedAfterSeconds: p === null ? null : Math.round(p * 100) / 100, ackedWrites: summary.acked, lostAckedWrites: summary.lost.length,
+    promotedAfterSeconds: p === null ? null : Math.round(p * 100) / 100, ackedWrites: summary.acked, lostAckedWrites: summary.lost.length, lostAckedWritesBound: 0,
     unknownWrites: summary.unknown, failedWrites: summary.failed, maxConcurrentPrimaries: concurrent.max, targetSeconds: target,
     passed: healed && rto !== null && summary.lost.length === 0 && concurrent.max <= 1 && (target === null || rto <= target),
     faultDelaySeconds: Math.round(delay * 100) / 100, oldPrimary: oldHost.name, newPrimary: newHost, layers, healed, notes,

@@ -35,6 +35,9 @@ export interface RenderEnv {
   /** WAL archive command (optional); default pgBackRest `archive-push` to the Spaces bucket. The lab,
    * which has no bucket, may pass e.g. "/bin/true" so WAL does not pile up. */
   readonly archiveCommand?: string;
+  /** A standby cluster's restore command (optional); default pgBackRest `archive-get` from the primary
+   * region's stanza. The lab, which archives nothing, passes "/bin/false" (WAL comes by streaming). */
+  readonly restoreCommand?: string;
   /** Where the failover hook listens, keeps its settings and fences through (optional; default
    * production's 127.0.0.1:9095, /etc/shop-failover-hook and the DigitalOcean API). The lab passes its
    * own host address, a directory of its own and its stand-in for the DigitalOcean API. */

@@ -63,7 +63,7 @@ export function patroniView(t: Topology, host: Host, env: RenderEnv) {
       // libpq tries the hosts in order; cascading from a replica is fine for a standby leader.
       host: standbyOf.map((m) => env.addressOf(m.name)).join(","),
       port: PORTS.postgres,
-      restore_command: `pgbackrest --stanza=${pgbackrestStanza(t, primaryRegion(t))} archive-get %f "%p"`,
+      restore_command: env.restoreCommand ?? `pgbackrest --stanza=${pgbackrestStanza(t, primaryRegion(t))} archive-get %f "%p"`,
     },
     postgres_listen: `${env.listenAddress(host)}:${PORTS.postgres}`,
     postgres_connect_address: `${env.addressOf(host.name)}:${PORTS.postgres}`,
