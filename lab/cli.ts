@@ -26,7 +26,9 @@ const USAGE = `usage: npm run lab -- <up|status|drill [NAME…]|down> [options]
   --strict-targets  drill: also exit 1 when an RTO target is missed (default: only on lost
                     acknowledged writes, two primaries at once, or a drill that did not recover)
   --dir DIR         lab working directory (default .lab)
-  --net A.B.C       loopback /24 for the hosts (default 127.0.0; hosts get .2, .3, …)
+  --net A.B.C       loopback /24 for the hosts (default 127.0.0, with --wan-rtt 127.0.40; hosts get .2, .3, …)
+  --wan-rtt MS      drill: put each region in its own network namespace, MS ms round trip between
+                    regions through a delaying forwarder (root, /dev/net/tun; the lab's clients see no delay)
 drills: ${Object.keys(DRILLS).join(", ")}
   (region-loss, region-return, etcd-quorum-loss: stretched mode; standby-promote: standby-cluster mode,
    e.g. --topology examples/topology-standby-cluster.yaml)`;
@@ -40,7 +42,8 @@ function parseArgs(argv: readonly string[]): Args {
   let repeat = 1;
   let strictTargets = false;
   let root = ".lab";
-  let net = "127.0.0";
+  let net: string | null = null;
+  let wanRttMs = 0;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -56,6 +59,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === "--strict-targets") strictTargets = true;
     else if (a === "--dir") root = value();
     else if (a === "--net") net = value();
+    else if (a === "--wan-rtt") wanRttMs = Number(value());
     else if (a === "--help" || a === "-h") throw new Error(USAGE);
     else if (a.startsWith("--")) throw new Error(`unknown option ${a}\n${USAGE}`);
     else names.push(a);
@@ -64,6 +68,8 @@ function parseArgs(argv: readonly string[]): Args {
   if (!["up", "status", "drill", "down"].includes(command)) throw new Error(USAGE);
   if (preset !== null && !(preset in TIMING_PRESETS)) throw new Error(`--preset must be one of ${Object.keys(TIMING_PRESETS).join(", ")}, got ${preset}`);
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer`);
+  if (!Number.isFinite(wanRttMs) || wanRttMs < 0 || wanRttMs > 1000) throw new Error(`--wan-rtt must be a round trip in ms between 0 and 1000, got ${wanRttMs}`);
+  if (wanRttMs > 0 && command !== "drill") throw new Error(`--wan-rtt works with drill only: the WAN lives as long as the process that booted the lab`);
   const unknown = names.filter((n) => !(n in DRILLS));
   if (unknown.length) throw new Error(`unknown drill ${unknown.join(", ")}; drills: ${Object.keys(DRILLS).join(", ")}`);
   const topology = loadTopology(topologyFile);
@@ -74,7 +80,7 @@ function parseArgs(argv: readonly string[]): Args {
       + `drills for this topology: ${fits.join(", ")}${misplaced.includes("standby-promote") ? "; for standby-promote use --topology examples/topology-standby-cluster.yaml" : ""}`);
   }
   const resolvedPreset = (preset ?? topology.timing) as TimingPresetName;
-  return { command, names, report, baseline, repeat, strictTargets, options: { topologyFile: path.resolve(topologyFile), preset: resolvedPreset, root: path.resolve(root), net } };
+  return { command, names, report, baseline, repeat, strictTargets, options: { topologyFile: path.resolve(topologyFile), preset: resolvedPreset, root: path.resolve(root), net: net ?? (wanRttMs > 0 ? "127.0.40" : "127.0.0"), wanRttMs } };
 }
 
 async function main(): Promise<number> {

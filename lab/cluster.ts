@@ -1,13 +1,15 @@
 // One lab: the topology's hosts on loopback addresses, their rendered configs under the working
 // directory, and the processes the lab started (recorded by PID in state.json so `down` kills only those).
 import { execFileSync, spawnSync } from "child_process";
+import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import { loadTopology, type Host, type Service, type TimingPresetName, type Topology } from "../lib/model";
 import { initialRedisPrimary, sentinelMasterName } from "../playbooks-gen/views/clusters";
 import { LAB_SERVICES, LabEnv, labHookHost, labHosts } from "./env";
 import { ORDERS_DDL, sql, type PgTarget } from "./pg";
-import { childrenOf, isAlive, killAll, procOf, signal, start, waitFor, type Proc } from "./proc";
+import { childrenOf, isAlive, killAll, procOf, signal, start, waitFor, type Proc, type SpawnSpec } from "./proc";
+import { WanNetwork } from "./wan";
 import { CONFIG_FILES, newSecrets, patroniEnvironment, renderHost, type Secrets } from "./render";
 import { redisOnce } from "./resp";
 
@@ -17,6 +19,9 @@ export interface LabOptions {
   readonly root: string;
   /** First three octets of the lab's loopback addresses. */
   readonly net: string;
+  /** Round trip between regions (ms) through the lab WAN (network namespaces + a delaying forwarder);
+   * 0 or absent: every host on the root namespace's loopback, no delay. */
+  readonly wanRttMs?: number;
 }
 
 interface LabState extends LabOptions {
@@ -32,6 +37,8 @@ const RUN_AS: Partial<Record<Service, string>> = { patroni: "postgres" };
 export class Lab {
   readonly t: Topology;
   readonly env: LabEnv;
+  /** The WAN between regions, when the lab has one (it lives as long as the process that made it). */
+  private wan: WanNetwork | null = null;
 
   private constructor(private readonly state: LabState, readonly log: (line: string) => void) {
     this.t = { ...loadTopology(state.topologyFile), timing: state.preset };
@@ -46,8 +53,18 @@ export class Lab {
     return fs.existsSync(path.join(root, "state.json"));
   }
 
+  /** Opens a lab `up` left running. A lab with a WAN cannot be reopened: the WAN ends with its process. */
   static open(root: string, log: (line: string) => void = () => {}): Lab {
-    return new Lab(JSON.parse(fs.readFileSync(path.join(root, "state.json"), "utf8")) as LabState, log);
+    const lab = new Lab(JSON.parse(fs.readFileSync(path.join(root, "state.json"), "utf8")) as LabState, log);
+    if (lab.state.wanRttMs) log(`warning: the lab in ${root} had a WAN, which ended with the process that booted it`);
+    return lab;
+  }
+
+  get wanRttMs(): number { return this.state.wanRttMs ?? 0; }
+
+  /** WAN id: short, from the lab directory (namespaces are named shoplab-<id>-<region>). */
+  private wanId(): string {
+    return createHash("sha256").update(this.state.root).digest("hex").slice(0, 7);
   }
 
   static async up(opts: LabOptions, log: (line: string) => void): Promise<Lab> {
@@ -60,9 +77,17 @@ export class Lab {
     const lab = new Lab({ ...opts, root: path.resolve(opts.root), secrets: newSecrets(), procs: {} }, log);
     lab.save();
     try {
+      if (opts.wanRttMs) {
+        const regions: Record<string, string[]> = {};
+        for (const h of lab.env.hosts) (regions[h.region] ??= []).push(lab.env.addressOf(h.name));
+        await WanNetwork.cleanup(lab.wanId());
+        lab.wan = await WanNetwork.create({ id: lab.wanId(), regions, clientAddress: lab.env.clientAddress, oneWayDelayMs: opts.wanRttMs / 2, logDir: lab.env.root });
+        log(`WAN: ${Object.keys(regions).join(", ")} in their own network namespaces, ${opts.wanRttMs} ms round trip between regions (lab clients on ${lab.env.clientAddress}, no delay)`);
+      }
       await lab.boot();
     } catch (e) {
       await killAll(lab.liveProcs().map((x) => x.proc));
+      await lab.wan?.destroy();
       log(`boot failed: ${(e as Error).message}; everything stopped, logs kept under ${path.join(lab.env.root, "hosts")} (\`down\` removes them)`);
       throw e;
     }
@@ -126,8 +151,17 @@ export class Lab {
     const spec = specs[service];
     if (!spec) throw new Error(`the lab does not run ${service}`);
     const [cmd, args, env] = spec;
-    this.state.procs[`${host.name}/${service}`] = start({ cmd, args, env, user: RUN_AS[service], cwd: p.runDir, logFile: path.join(p.logDir, `${service}.out`) });
+    this.state.procs[`${host.name}/${service}`] = this.startOn(host.name, { cmd, args, env, user: RUN_AS[service], cwd: p.runDir, logFile: path.join(p.logDir, `${service}.out`) });
     this.save();
+  }
+
+  /** Starts a program on a lab host: in its region's network namespace when the lab has a WAN (nsenter
+   * first, then setpriv: entering a namespace needs root). */
+  startOn(host: string, spec: SpawnSpec): Proc {
+    const prefix = this.wan?.execPrefix(this.host(host).region) ?? [];
+    if (prefix.length === 0) return start(spec);
+    const asUser = spec.user && process.getuid?.() === 0 ? ["/usr/bin/setpriv", `--reuid=${spec.user}`, `--regid=${spec.user}`, "--init-groups", "--"] : [];
+    return start({ ...spec, user: undefined, cmd: prefix[0], args: [...prefix.slice(1), ...asUser, spec.cmd, ...spec.args] });
   }
 
   /** Records a process the lab started outside the host services, so `down` stops it too. */
@@ -298,6 +332,7 @@ export class Lab {
   async down(): Promise<number> {
     const procs = this.liveProcs().map((x) => x.proc);
     await killAll(procs);
+    await this.wan?.destroy();
     fs.rmSync(this.state.root, { recursive: true, force: true });
     return procs.length;
   }

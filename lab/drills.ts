@@ -248,11 +248,12 @@ function failedResult(name: string, preset: TimingPresetName, e: Error): DrillRe
 export async function runDrills(options: LabOptions, presets: readonly TimingPresetName[], names: readonly string[], repeat: number, log: (l: string) => void): Promise<DrillResult[]> {
   const results: DrillResult[] = [];
   for (const preset of presets) {
-    const reuse = Lab.exists(options.root) && Lab.open(options.root).preset === preset;
+    // A lab left up by `up` has no WAN: reuse it only for drills without one.
+    const reuse = Lab.exists(options.root) && Lab.open(options.root).preset === preset && !options.wanRttMs;
     // A lab kept up by `up` holds the default addresses: a second one takes the next /24.
     const other = Lab.exists(options.root) && !reuse;
     const opts = other ? { ...options, preset, root: `${options.root}-${preset}`, net: options.net.replace(/\d+$/, (o) => String((Number(o) + 1) % 256)) } : { ...options, preset };
-    log(`\n== preset ${preset}: ${reuse ? "using the running lab" : "booting a lab"} ==`);
+    log(`\n== preset ${preset}${options.wanRttMs ? `, ${options.wanRttMs} ms between regions` : ""}: ${reuse ? "using the running lab" : "booting a lab"} ==`);
     let lab = reuse ? Lab.open(opts.root, log) : await Lab.up(opts, log);
     try {
       let broken: string | null = null;

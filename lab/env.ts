@@ -44,6 +44,8 @@ export class LabEnv implements RenderEnv {
   readonly restoreCommand = "/bin/false";
   private readonly addresses: ReadonlyMap<string, string>;
   readonly failoverHook?: FailoverHookEnv;
+  /** Where the lab's own clients (writer, prober, psql, the API stand-in) live: .1 of the lab's /24. */
+  readonly clientAddress: string;
 
   /** `net` is the first three octets, e.g. "127.0.0"; hosts get .2, .3, … (.1 is every client's source).
    * `hookHost` is the lab host the failover hook runs on (with the DigitalOcean API stand-in), if any. */
@@ -51,9 +53,11 @@ export class LabEnv implements RenderEnv {
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`--net must look like 127.0.0 (loopback only), got ${net}`);
     if (hosts.length > 250) throw new Error(`the lab supports at most 250 hosts, got ${hosts.length}`);
     this.addresses = new Map(hosts.map((h, i) => [h.name, `${net}.${i + 2}`]));
+    this.clientAddress = `${net}.1`;
     if (hookHost !== undefined) {
       const a = this.addressOf(hookHost);
-      this.failoverHook = { listen: `${a}:${FAILOVER_HOOK_PORT}`, dir: path.join(root, "hosts", "failover-hook"), apiUrl: `http://${a}:${DIGITALOCEAN_STAND_IN_PORT}` };
+      // The DigitalOcean API stand-in runs in the lab's own process, on the clients' address.
+      this.failoverHook = { listen: `${a}:${FAILOVER_HOOK_PORT}`, dir: path.join(root, "hosts", "failover-hook"), apiUrl: `http://${this.clientAddress}:${DIGITALOCEAN_STAND_IN_PORT}` };
     }
   }
 

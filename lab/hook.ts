@@ -8,7 +8,7 @@ import * as path from "path";
 import { renderFailoverHookConfig, renderFailoverHookScript, renderFailoverPatronictlConfig } from "../playbooks-gen/render/failover";
 import { FAILOVER_HOOK_TOKEN_NAME } from "../playbooks-gen/views/failover";
 import type { Lab } from "./cluster";
-import { killAll, start, waitFor, type Proc } from "./proc";
+import { killAll, waitFor, type Proc } from "./proc";
 
 export class FailoverHook {
   private constructor(private readonly proc: Proc, private readonly url: string, readonly logFile: string) {}
@@ -25,7 +25,9 @@ export class FailoverHook {
     fs.writeFileSync(path.join(hook.dir, FAILOVER_HOOK_TOKEN_NAME), `${token}\n`, { mode: 0o600 });
     const logFile = path.join(hook.dir, "failover-hook.log");
     fs.rmSync(logFile, { force: true }); // outcome() reads this run's decision only
-    const proc = start({ cmd: "/usr/bin/python3", args: [path.join(hook.dir, "failover-hook.py"), path.join(hook.dir, "failover-hook.ini")], logFile, cwd: hook.dir });
+    // On a host of the surviving region (in its namespace when the lab has a WAN).
+    const hookHost = lab.env.hosts.find((h) => hook.listen.startsWith(`${lab.env.addressOf(h.name)}:`))!;
+    const proc = lab.startOn(hookHost.name, { cmd: "/usr/bin/python3", args: [path.join(hook.dir, "failover-hook.py"), path.join(hook.dir, "failover-hook.ini")], logFile, cwd: hook.dir });
     lab.adopt("failover-hook", proc);
     return new FailoverHook(proc, `http://${hook.listen}/`, logFile);
   }
