@@ -26,12 +26,13 @@ const USAGE = `usage: npm run lab -- <up|status|drill [NAME…]|down> [options]
   --strict-targets  drill: also exit 1 when an RTO target is missed (default: only on lost
                     acknowledged writes, two primaries at once, or a drill that did not recover)
   --dir DIR         lab working directory (default .lab)
+  --keep-logs DIR   drill: before a lab it booted goes down, copy every host's logs and configs to DIR
   --net A.B.C       loopback /24 for the hosts (default 127.0.0, with --wan-rtt 127.0.40; hosts get .2, .3, …)
   --wan-rtt MS      drill: put each region in its own network namespace, MS ms round trip between
                     regions through a delaying forwarder (root, /dev/net/tun; the lab's clients see no delay)
 drills: ${Object.keys(DRILLS).join(", ")}
-  (region-loss, region-return, etcd-quorum-loss: stretched mode; standby-promote: standby-cluster mode,
-   e.g. --topology examples/topology-standby-cluster.yaml)`;
+  (region-loss, region-return, etcd-quorum-loss, region-partition: stretched mode; region-partition
+   needs --wan-rtt; standby-promote: standby-cluster mode, e.g. --topology examples/topology-standby-cluster.yaml)`;
 
 function parseArgs(argv: readonly string[]): Args {
   const names: string[] = [];
@@ -44,6 +45,7 @@ function parseArgs(argv: readonly string[]): Args {
   let root = ".lab";
   let net: string | null = null;
   let wanRttMs = 0;
+  let keepLogs: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -60,6 +62,7 @@ function parseArgs(argv: readonly string[]): Args {
     else if (a === "--dir") root = value();
     else if (a === "--net") net = value();
     else if (a === "--wan-rtt") wanRttMs = Number(value());
+    else if (a === "--keep-logs") keepLogs = path.resolve(value());
     else if (a === "--help" || a === "-h") throw new Error(USAGE);
     else if (a.startsWith("--")) throw new Error(`unknown option ${a}\n${USAGE}`);
     else names.push(a);
@@ -79,8 +82,11 @@ function parseArgs(argv: readonly string[]): Args {
     throw new Error(`${topologyFile}: database.mode is "${topology.database.mode}", which drill ${misplaced.map((n) => `${n} (needs ${DRILL_MODES[n].join(" or ")})`).join(", ")} does not apply to; `
       + `drills for this topology: ${fits.join(", ")}${misplaced.includes("standby-promote") ? "; for standby-promote use --topology examples/topology-standby-cluster.yaml" : ""}`);
   }
+  if (names.includes("region-partition") && wanRttMs === 0) {
+    throw new Error("region-partition cuts a region off through the lab WAN: run it with --wan-rtt MS (e.g. --wan-rtt 60)");
+  }
   const resolvedPreset = (preset ?? topology.timing) as TimingPresetName;
-  return { command, names, report, baseline, repeat, strictTargets, options: { topologyFile: path.resolve(topologyFile), preset: resolvedPreset, root: path.resolve(root), net: net ?? (wanRttMs > 0 ? "127.0.40" : "127.0.0"), wanRttMs } };
+  return { command, names, report, baseline, repeat, strictTargets, options: { topologyFile: path.resolve(topologyFile), preset: resolvedPreset, root: path.resolve(root), net: net ?? (wanRttMs > 0 ? "127.0.40" : "127.0.0"), wanRttMs, keepLogs } };
 }
 
 async function main(): Promise<number> {

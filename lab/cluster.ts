@@ -22,6 +22,8 @@ export interface LabOptions {
   /** Round trip between regions (ms) through the lab WAN (network namespaces + a delaying forwarder);
    * 0 or absent: every host on the root namespace's loopback, no delay. */
   readonly wanRttMs?: number;
+  /** Keep each lab's logs and configs under this directory when it goes down (`--keep-logs DIR`). */
+  readonly keepLogs?: string;
 }
 
 interface LabState extends LabOptions {
@@ -61,6 +63,17 @@ export class Lab {
   }
 
   get wanRttMs(): number { return this.state.wanRttMs ?? 0; }
+
+  /** Cuts a region off from every other region (the lab's own clients still reach it). */
+  async isolateRegion(region: string): Promise<void> {
+    if (!this.wan) throw new Error("cutting a region off needs the lab WAN: run the drill with --wan-rtt MS");
+    await this.wan.isolate(region, { client: false });
+  }
+
+  /** Ends every partition. */
+  async healWan(): Promise<void> {
+    await this.wan?.heal();
+  }
 
   /** WAN id: short, from the lab directory (namespaces are named shoplab-<id>-<region>). */
   private wanId(): string {
@@ -329,10 +342,23 @@ export class Lab {
   }
 
   /** Kills everything the lab started, by PID, and removes its working directory. */
-  async down(): Promise<number> {
+  /** Kills everything the lab started, by PID, and removes its working directory; with `keepTo`, the
+   * per-host logs and rendered configs are moved there first (for a post-mortem). */
+  async down(keepTo?: string): Promise<number> {
     const procs = this.liveProcs().map((x) => x.proc);
     await killAll(procs);
     await this.wan?.destroy();
+    if (keepTo) {
+      fs.rmSync(keepTo, { recursive: true, force: true });
+      fs.mkdirSync(path.dirname(keepTo), { recursive: true });
+      for (const h of this.env.hosts) {
+        const p = this.env.paths(h);
+        for (const dir of [p.logDir, p.configDir]) {
+          if (fs.existsSync(dir)) fs.cpSync(dir, path.join(keepTo, h.name, path.basename(dir)), { recursive: true });
+        }
+      }
+      if (this.env.failoverHook && fs.existsSync(this.env.failoverHook.dir)) fs.cpSync(this.env.failoverHook.dir, path.join(keepTo, "failover-hook"), { recursive: true });
+    }
     fs.rmSync(this.state.root, { recursive: true, force: true });
     return procs.length;
   }

@@ -154,6 +154,12 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec): Promise<
   if (concurrent.max > 1) notes.push(`${concurrent.nodes.join(" and ")} were both read-write primaries at ${new Date(concurrent.at! * 1000).toISOString()}`);
   if (summary.unknownCommitted) notes.push(`${summary.unknownCommitted} of the unknown writes did commit (not a loss)`);
 
+  const promotedAt = m.promoted;
+  if (spec.expectNewPrimary && promotedAt !== null) {
+    // How long the old primary kept answering as one after the fault (a cut-off primary demotes itself).
+    const last = probe.records.filter((r) => r.n === leaderName && r.p === 1 && r.t >= faultAt && r.t < faultAt + promotedAt).at(-1);
+    notes.push(last ? `${leaderName} answered as primary until ${(last.t - faultAt).toFixed(1)} s after the fault (new primary seen at ${promotedAt.toFixed(1)} s)` : `${leaderName} never answered as primary after the fault`);
+  }
   const target = TARGETS[spec.name]?.[lab.preset] ?? null;
   const rto = m.gap.seconds;
   const p = m.promoted;

@@ -1,6 +1,7 @@
 // The named drills and the runner that boots one lab per timing preset (the chosen one and Patroni's
 // stock baseline) and runs them in order.
 import * as fs from "fs";
+import * as path from "path";
 import { presetOf, type DatabaseMode, type Host, type TimingPresetName } from "../lib/model";
 import { Lab, type LabOptions } from "./cluster";
 import { primariesNow, runPgDrill, VIOLATION, type DrillContext, type DrillResult, type PgDrillSpec } from "./drill";
@@ -20,22 +21,33 @@ const secs = (from: number) => ((Date.now() - from) / 1000).toFixed(1);
 /** Restarts every lab service of a region, etcd first, and waits for its old primary to stream again. */
 async function restoreRegion(ctx: DrillContext, region: string): Promise<string[]> {
   const { lab } = ctx;
-  const t0 = Date.now();
   const hosts = lab.env.hosts.filter((h) => h.region === region);
-  const pg = hosts.filter((h) => h.services.includes("patroni")).map((h) => h.name);
-  const patroniLog = (n: string) => `${lab.env.paths(lab.host(n)).logDir}/patroni.log`;
-  const logSize = new Map(pg.map((n) => [n, fs.statSync(patroniLog(n)).size]));
+  const since = patroniLogSizes(lab, region);
   for (const h of hosts) if (h.services.includes("etcd")) lab.startService(h, "etcd");
   await waitFor("etcd healthy again", 30_000, () => lab.etcdHealthy());
   for (const service of ["patroni", "haproxy", "redis", "sentinel"] as const) {
     for (const h of hosts) if (h.services.includes(service)) lab.startService(h, service);
   }
+  return rejoinRegion(ctx, region, since);
+}
+
+function patroniLogSizes(lab: Lab, region: string): Map<string, number> {
+  const pg = lab.hostsRunning("patroni").filter((h) => h.region === region);
+  return new Map(pg.map((h) => [h.name, fs.statSync(`${lab.env.paths(h).logDir}/patroni.log`).size]));
+}
+
+/** Waits for a region's database nodes to stream from the new primary again (rewound if needed). */
+async function rejoinRegion(ctx: DrillContext, region: string, logSizes: Map<string, number>): Promise<string[]> {
+  const { lab } = ctx;
+  const t0 = Date.now();
+  const pg = [...logSizes.keys()];
+  const patroniLog = (n: string) => `${lab.env.paths(lab.host(n)).logDir}/patroni.log`;
   await waitFor(`${pg.join(", ")} to rejoin as streaming replicas`, 120_000, async () => {
     const ms = await lab.members();
     return pg.every((n) => ms.some((m) => m.name === n && m.state === "running" && m.role !== "leader"));
   }, 250);
-  // Only what Patroni logged since the restart: did it rewind the node onto the new timeline?
-  const rewound = pg.filter((n) => fs.readFileSync(patroniLog(n)).subarray(logSize.get(n)).toString().includes("pg_rewind exit code=0"));
+  // Only what Patroni logged since: did it rewind the node onto the new timeline?
+  const rewound = pg.filter((n) => fs.readFileSync(patroniLog(n)).subarray(logSizes.get(n)).toString().includes("pg_rewind exit code=0"));
   const notes = [`region ${region} back: ${pg.join(", ")} replicas again after ${secs(t0)} s${rewound.length ? ` (pg_rewind on ${rewound.join(", ")})` : ""}`];
   if (lab.t.database.synchronousMode) {
     await setSynchronousMode(lab, pg[0], true);
@@ -72,20 +84,43 @@ async function loseRegion(ctx: DrillContext, leader: Host, writesBack: () => boo
   const hook = FailoverHook.start(lab);
   await Promise.all(hosts.map((h) => lab.kill(h.name)));
   const notes = [`killed ${hosts.map((h) => h.name).join(", ")}; the etcd leader was ${etcdLeader ?? "unknown"}`];
-  if (!hook) return notes;
+  return [...notes, ...await hookAfterLeaderKey(ctx, hook, leader.region, writesBack)];
+}
+
+/** With synchronous_mode, once the leader key is gone as seen from outside `lostRegion`, triggers the
+ * generated failover hook as Alertmanager would (PatroniNoLeader) and waits for its decision. */
+async function hookAfterLeaderKey(ctx: DrillContext, hook: FailoverHook | null, lostRegion: string, writesBack: () => boolean): Promise<string[]> {
+  const { lab } = ctx;
+  if (!hook) return [];
   try {
     const t0 = Date.now();
-    const noLeader = async () => (await lab.members()).length > 0 && (await lab.leader()) === null;
+    // Asked of the other regions' nodes: a cut-off region's nodes may still answer with a stale view.
+    const outside = lab.hostsRunning("patroni").filter((h) => h.region !== lostRegion);
+    const noLeader = async () => {
+      const ms = await lab.clusterMembers(outside);
+      return ms.length > 0 && !ms.some((m) => m.role === "leader" && m.state === "running");
+    };
     await waitFor("the leader key to expire", (presetOf(lab.t).patroni.ttl * 2 + 10) * 1000, async () => (await noLeader()) || writesBack(), 250);
-    if (writesBack()) return [...notes, "promoted without the failover hook"];
+    if (writesBack()) return ["promoted without the failover hook"];
     const expired = secs(t0);
     await hook.trigger();
     const outcome = await waitFor("the failover hook to decide", 60_000, () => hook.outcome(), 100);
+    const notes = [`failover hook (generated failover-hook.py): triggered when the leader key was gone at ${expired} s, "${outcome}" at ${secs(t0)} s`];
     if (!outcome.startsWith("applied")) notes.push(`${VIOLATION}the failover hook did not act: ${outcome}`);
-    return [...notes, `failover hook (generated failover-hook.py): triggered when the leader key was gone at ${expired} s, "${outcome}" at ${secs(t0)} s`];
+    return notes;
   } finally {
     await hook.stop();
   }
+}
+
+/** Cuts the primary region off from the other regions (WAN partition; the lab's clients still see both
+ * sides). Its primary must demote itself before the other side promotes: never two primaries. */
+async function partitionRegion(ctx: DrillContext, leader: Host, writesBack: () => boolean): Promise<string[]> {
+  const { lab } = ctx;
+  const hook = FailoverHook.start(lab);
+  await lab.isolateRegion(leader.region);
+  const notes = [`cut ${leader.region} off from the other regions (its hosts keep running; the lab's clients still reach them)`];
+  return [...notes, ...await hookAfterLeaderKey(ctx, hook, leader.region, writesBack)];
 }
 
 async function etcdQuorumLoss(ctx: DrillContext, leader: Host): Promise<string[]> {
@@ -187,7 +222,7 @@ const PG_DRILLS: Record<string, PgDrillSpec> = {
     heal: none,
   },
   "region-loss": {
-    name: "region-loss", expectNewPrimary: true, avoidRegion: (l) => l.region,
+    name: "region-loss", expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true,
     fault: loseRegion,
     heal: async (ctx, old) => [...await restoreRegion(ctx, old.region), ...await failback(ctx, old.region)],
   },
@@ -195,6 +230,15 @@ const PG_DRILLS: Record<string, PgDrillSpec> = {
     name: "etcd-quorum-loss", expectNewPrimary: false,
     fault: etcdQuorumLoss,
     heal: none,
+  },
+  "region-partition": {
+    name: "region-partition", expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true,
+    fault: partitionRegion,
+    heal: async (ctx, old) => {
+      const since = patroniLogSizes(ctx.lab, old.region);
+      await ctx.lab.healWan();
+      return [`partition healed`, ...await rejoinRegion(ctx, old.region, since), ...await failback(ctx, old.region)];
+    },
   },
   "standby-promote": {
     name: "standby-promote", expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true, regionGone: true,
@@ -227,7 +271,7 @@ const BOTH = ["stretched", "standby-cluster"] as const;
 /** The database modes each drill applies to: losing the primary region is a different drill in each. */
 export const DRILL_MODES: Readonly<Record<string, readonly DatabaseMode[]>> = {
   "primary-loss": BOTH, "postgres-crash": BOTH, "patroni-freeze": BOTH, switchover: BOTH, "redis-primary-loss": BOTH,
-  "region-loss": ["stretched"], "region-return": ["stretched"], "etcd-quorum-loss": ["stretched"],
+  "region-loss": ["stretched"], "region-return": ["stretched"], "etcd-quorum-loss": ["stretched"], "region-partition": ["stretched"],
   "standby-promote": ["standby-cluster"],
 };
 
@@ -242,6 +286,12 @@ function failedResult(name: string, preset: TimingPresetName, e: Error): DrillRe
     maxConcurrentPrimaries: 0, targetSeconds: null, passed: false, faultDelaySeconds: 0, oldPrimary: null, newPrimary: null, layers: "",
     healed: false, notes: [`drill aborted: ${e.message}`],
   };
+}
+
+/** Where a torn-down lab's logs go with --keep-logs: one directory per lab, named by preset and the
+ * number of drills run before it went down. */
+function keepDir(opts: LabOptions, drillsSoFar: number): string | undefined {
+  return opts.keepLogs ? path.join(opts.keepLogs, `${opts.preset}-after-${drillsSoFar}-drills`) : undefined;
 }
 
 /** Boots a lab per preset (reusing one already up with that preset), runs the drills, tears down what it booted. */
@@ -262,7 +312,7 @@ export async function runDrills(options: LabOptions, presets: readonly TimingPre
           // Each drill starts from a healthy lab: rebuild one a drill left broken (not a lab we were lent).
           if (broken !== null && !reuse) {
             log(`  rebuilding the lab after ${broken}`);
-            await lab.down();
+            await lab.down(keepDir(opts, results.length));
             lab = await Lab.up(opts, log);
           }
           const r = await DRILLS[name]({ lab, log, random: Math.random }).catch((e: Error) => failedResult(name, preset, e));
@@ -273,7 +323,7 @@ export async function runDrills(options: LabOptions, presets: readonly TimingPre
       }
     } finally {
       if (!reuse) {
-        const n = await lab.down();
+        const n = await lab.down(keepDir(opts, results.length));
         log(`lab (${preset}) down: stopped ${n} processes`);
       }
     }
