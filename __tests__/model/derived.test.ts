@@ -82,6 +82,13 @@ describe("timing", () => {
     }
   });
 
+  it("leaves a cut-off primary at least 2 s to demote before its key expires in our presets (stock is Patroni's, at 0)", () => {
+    for (const name of ["fast", "balanced", "wan-safe"] as const) {
+      const p = TIMING_PRESETS[name].patroni;
+      expect({ name, margin: p.ttl - (p.loopWait + 2 * p.retryTimeout) >= 2 }).toEqual({ name, margin: true });
+    }
+  });
+
   it("leaves Patroni's watchdog usable in every preset (ttl >= 2 × loop_wait, ttl - 5 s margin >= loop_wait)", () => {
     for (const [name, p] of Object.entries(TIMING_PRESETS)) {
       const { ttl, loopWait } = p.patroni;

@@ -62,7 +62,7 @@ describe("service config renderers (production env, example topology)", () => {
 
     it("takes DCS timings from the preset and bounds primary_start_timeout", () => {
       expect(load("pg-nyc1-1").bootstrap.dcs).toMatchObject({
-        ttl: 10, loop_wait: 2, retry_timeout: 4, primary_start_timeout: 15,
+        ttl: 10, loop_wait: 2, retry_timeout: 3, primary_start_timeout: 15,
         maximum_lag_on_failover: 1048576, synchronous_mode: true,
       });
     });

@@ -33,7 +33,7 @@ describe("Ansible data views", () => {
   it("turns the model into snake_case, role-prefixed group variables", () => {
     const vars = groupVarsView(t, exampleOutputs(), env);
     expect(vars.postgres_cluster).toEqual({
-      patroni_ttl: 10, patroni_loop_wait: 2, patroni_retry_timeout: 4, patroni_postgres_version: 15, patroni_app_database: "shop", patroni_app_user: "shop",
+      patroni_ttl: 10, patroni_loop_wait: 2, patroni_retry_timeout: 3, patroni_postgres_version: 15, patroni_app_database: "shop", patroni_app_user: "shop",
     });
     expect(vars.sentinel).toEqual({ redis_sentinel_master_name: "shop-production", redis_sentinel_quorum: 2 });
     expect(vars.workers.app_systemd_units).toEqual(["shop-worker"]);

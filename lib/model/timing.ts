@@ -14,7 +14,7 @@ export interface TimingPreset {
 
 export const TIMING_PRESETS: Readonly<Record<TimingPresetName, TimingPreset>> = {
   fast: {
-    patroni: { ttl: 7, loopWait: 1, retryTimeout: 3, primaryStartTimeout: 5 },
+    patroni: { ttl: 7, loopWait: 1, retryTimeout: 2, primaryStartTimeout: 5 },
     haproxy: { interMs: 300, fastinterMs: 150, downinterMs: 150, fall: 2, rise: 1 },
     sentinel: { downAfterMs: 2000, failoverTimeoutMs: 10000 },
     etcd: { heartbeatMs: 100, electionMs: 1000 },
@@ -23,8 +23,11 @@ export const TIMING_PRESETS: Readonly<Record<TimingPresetName, TimingPreset>> = 
   },
   // Measured in the lab: switchover write gap and region-loss recovery set these (README, "Measured
   // failover"); etcd's defaults (100/1000 ms) suit inter-region round trips up to ~100 ms.
+  // retry_timeout leaves ttl a margin over loop_wait + 2 × retry_timeout: behind a partition (DCS
+  // requests hang instead of failing) the lab saw the cut-off primary start demoting only that long
+  // after its last refresh, i.e. as its key expired when the three were equal (region-partition).
   balanced: {
-    patroni: { ttl: 10, loopWait: 2, retryTimeout: 4, primaryStartTimeout: 15 },
+    patroni: { ttl: 10, loopWait: 2, retryTimeout: 3, primaryStartTimeout: 15 },
     haproxy: { interMs: 500, fastinterMs: 250, downinterMs: 250, fall: 2, rise: 1 },
     sentinel: { downAfterMs: 4000, failoverTimeoutMs: 30000 },
     etcd: { heartbeatMs: 100, electionMs: 1000 },
@@ -32,7 +35,7 @@ export const TIMING_PRESETS: Readonly<Record<TimingPresetName, TimingPreset>> = 
     cloudflare: { timeoutSeconds: 5, retries: 2 },
   },
   "wan-safe": {
-    patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, primaryStartTimeout: 60 },
+    patroni: { ttl: 30, loopWait: 10, retryTimeout: 8, primaryStartTimeout: 60 },
     haproxy: { interMs: 2000, fastinterMs: 1000, downinterMs: 1000, fall: 3, rise: 2 },
     sentinel: { downAfterMs: 10000, failoverTimeoutMs: 60000 },
     etcd: { heartbeatMs: 250, electionMs: 2500 },
