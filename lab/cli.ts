@@ -34,7 +34,7 @@ drills: ${Object.keys(DRILLS).join(", ")}
   (region-loss, region-return, etcd-quorum-loss, region-partition: stretched mode; region-partition
    needs --wan-rtt; standby-promote: standby-cluster mode, e.g. --topology examples/topology-standby-cluster.yaml)`;
 
-function parseArgs(argv: readonly string[]): Args {
+export function parseArgs(argv: readonly string[]): Args {
   const names: string[] = [];
   let topologyFile = "examples/topology.yaml";
   let preset: string | null = null;
@@ -132,7 +132,9 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => { process.exitCode = code; }, (e: Error) => {
-  console.error(e.message);
-  process.exitCode = 2;
-});
+if (require.main === module) {
+  main().then((code) => { process.exitCode = code; }, (e: Error) => {
+    console.error(e.message);
+    process.exitCode = 2;
+  });
+}
