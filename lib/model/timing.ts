@@ -29,7 +29,10 @@ export const TIMING_PRESETS: Readonly<Record<TimingPresetName, TimingPreset>> = 
   balanced: {
     patroni: { ttl: 10, loopWait: 2, retryTimeout: 3, primaryStartTimeout: 15 },
     haproxy: { interMs: 500, fastinterMs: 250, downinterMs: 250, fall: 2, rise: 1 },
-    sentinel: { downAfterMs: 4000, failoverTimeoutMs: 30000 },
+    // failover-timeout also spaces a Sentinel's retries (2 ×): after a split vote among the surviving
+    // Sentinels (the lab saw two start their election within 2 ms after a region loss) the next try
+    // comes 2 × failover-timeout later; 30 s made that a 60 s Redis outage.
+    sentinel: { downAfterMs: 4000, failoverTimeoutMs: 10000 },
     etcd: { heartbeatMs: 100, electionMs: 1000 },
     loadBalancer: { intervalSeconds: 5, timeoutSeconds: 3, unhealthy: 3, healthy: 3 },
     cloudflare: { timeoutSeconds: 5, retries: 2 },
@@ -37,7 +40,7 @@ export const TIMING_PRESETS: Readonly<Record<TimingPresetName, TimingPreset>> = 
   "wan-safe": {
     patroni: { ttl: 30, loopWait: 10, retryTimeout: 8, primaryStartTimeout: 60 },
     haproxy: { interMs: 2000, fastinterMs: 1000, downinterMs: 1000, fall: 3, rise: 2 },
-    sentinel: { downAfterMs: 10000, failoverTimeoutMs: 60000 },
+    sentinel: { downAfterMs: 10000, failoverTimeoutMs: 20000 },
     etcd: { heartbeatMs: 250, electionMs: 2500 },
     loadBalancer: { intervalSeconds: 10, timeoutSeconds: 5, unhealthy: 3, healthy: 5 },
     cloudflare: { timeoutSeconds: 5, retries: 2 },
@@ -66,6 +69,7 @@ export interface RtoBudget {
    * expires, the failover hook confirms (synchronous mode only), HAProxy and the edge follow. */
   readonly regionLossDatabase: number;
   readonly regionLossWeb: number;
+  /** Redis primary lost: Sentinel's down-after, and one split election's retry (2 × failover-timeout). */
   readonly redisPrimaryLoss: number;
 }
 
@@ -89,7 +93,9 @@ export function rtoBudget(t: Pick<Topology, "timing" | "cloudflare" | "database"
     postgresCrash: round(loopWait + primaryStartTimeout + loopWait + promote + haproxyUp),
     regionLossDatabase: round(etcdElection + promote + hookConfirmations + haproxyUp),
     regionLossWeb: round(cf),
-    redisPrimaryLoss: round((p.sentinel.downAfterMs + 1000) / 1000 + 1),
+    // down-after, then the election and promotion (≈ 1 s) — or, when the election splits (each Sentinel
+    // voting for itself), a retry 2 × failover-timeout after the first try.
+    redisPrimaryLoss: round((p.sentinel.downAfterMs + 2 * p.sentinel.failoverTimeoutMs) / 1000 + 2),
   };
 }
 
