@@ -100,7 +100,8 @@ export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
     await lab.kill(oldHost.name, ["redis"]);
     // Sentinel promotes within a second or two of agreeing the primary is down (failover-timeout only
     // bounds a failover that stalls); 20 s beyond down-after is a generous bound.
-    const budget = presetOf(lab.t).sentinel.downAfterMs + 20_000;
+    // Long enough for a split Sentinel election and its retry (2 × failover-timeout), then some.
+    const budget = presetOf(lab.t).sentinel.downAfterMs + 2 * presetOf(lab.t).sentinel.failoverTimeoutMs + 20_000;
     await waitFor("Redis writes to come back", budget, () => {
       m.gap = writeGap(writer.ops, faultAt, old);
       const switched = named.find((x) => x.t >= faultAt && x.primary !== null && x.primary !== old);
