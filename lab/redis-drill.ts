@@ -6,6 +6,7 @@ import { maxConcurrentPrimaries, primarySpans, summarizeWrites, writeGap } from 
 import { TARGETS, VIOLATION, type DrillContext, type DrillResult } from "./drill";
 import type { ProbeSample, WriteOp } from "./pg";
 import { sleep, waitFor } from "./proc";
+import { SENTINEL_DOWN_AFTER_STAGGER_MS } from "../lib/model/timing";
 import { Redis, redisOnce } from "./resp";
 
 const OP_TIMEOUT_MS = 1000;
@@ -133,7 +134,7 @@ export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
   const p = m.promoted;
   // After the switch, the new primary refuses writes (NOREPLICAS) until a replica has resynced with it.
   const refused = p === null ? [] : writer.ops.filter((o) => o.t0 >= faultAt + p && o.err?.startsWith("NOREPLICAS"));
-  const layers = p === null || gap.backAt === null ? "" : `sentinel ${p.toFixed(1)} s to promote (down-after ${presetOf(lab.t).sentinel.downAfterMs} ms); `
+  const layers = p === null || gap.backAt === null ? "" : `sentinel ${p.toFixed(1)} s to promote (down-after ${presetOf(lab.t).sentinel.downAfterMs}–${presetOf(lab.t).sentinel.downAfterMs + (lab.hostsRunning("sentinel").length - 1) * SENTINEL_DOWN_AFTER_STAGGER_MS} ms, staggered); `
     + (refused.length ? `then the new primary refused writes with NOREPLICAS for ${(refused.at(-1)!.t1 - faultAt - p).toFixed(1)} s (min-replicas-to-write until a replica resynced)` : `client ${(gap.backAt - faultAt - p).toFixed(1)} s to follow`);
   if (target !== null && rto !== null && rto > target) notes.push(`missed the ${target} s target: ${layers}`);
   const newHost = lab.env.hosts.find((h) => lab.env.addressOf(h.name) === primary)?.name ?? primary;

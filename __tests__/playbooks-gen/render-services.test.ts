@@ -147,10 +147,14 @@ describe("service config renderers (production env, example topology)", () => {
     it("monitors the primary with a majority quorum of the three Sentinels, by name", () => {
       const text = renderSentinelConfig(t, hostNamed(t, "witness-lon1-1"), env);
       expect(text).toContain("sentinel monitor shop-production redis-nyc1-1 6379 2\n");
-      expect(text).toContain("sentinel down-after-milliseconds shop-production 4000\n");
       expect(text).toMatch(/^sentinel resolve-hostnames yes$/m);
       expect(text).toMatch(/^sentinel announce-hostnames yes$/m);
       expect(text).toContain("sentinel announce-ip witness-lon1-1\n");
+    });
+
+    it("staggers down-after by 500 ms per Sentinel in topology order, so no two start an election together", () => {
+      const downAfter = (name: string) => /^sentinel down-after-milliseconds shop-production (\d+)$/m.exec(renderSentinelConfig(t, hostNamed(t, name), env))?.[1];
+      expect(["redis-nyc1-1", "redis-ams3-1", "witness-lon1-1"].map(downAfter)).toEqual(["4000", "4500", "5000"]);
     });
   });
 

@@ -56,6 +56,14 @@ export const TIMING_PRESETS: Readonly<Record<TimingPresetName, TimingPreset>> = 
   },
 };
 
+/** Each Sentinel waits this much longer than the one before it (topology order) to call the primary
+ * down. With equal down-after, Sentinels that see the primary die at the same moment (all of them,
+ * after a region loss) start their elections together, each votes for itself, and the next try comes
+ * only 2 × failover-timeout later: the lab saw one or two such retries after most region losses at
+ * 60 ms between regions. Staggered by more than a round trip, the later Sentinel finds an earlier one
+ * already calling the primary down and wins its vote before that one's next periodic check. */
+export const SENTINEL_DOWN_AFTER_STAGGER_MS = 500;
+
 export function presetOf(t: Pick<Topology, "timing">): TimingPreset {
   return TIMING_PRESETS[t.timing];
 }
@@ -93,9 +101,9 @@ export function rtoBudget(t: Pick<Topology, "timing" | "cloudflare" | "database"
     postgresCrash: round(loopWait + primaryStartTimeout + loopWait + promote + haproxyUp),
     regionLossDatabase: round(etcdElection + promote + hookConfirmations + haproxyUp),
     regionLossWeb: round(cf),
-    // down-after, then the election and promotion (≈ 1 s) — or, when the election splits (each Sentinel
-    // voting for itself), a retry 2 × failover-timeout after the first try.
-    redisPrimaryLoss: round((p.sentinel.downAfterMs + 2 * p.sentinel.failoverTimeoutMs) / 1000 + 2),
+    // down-after (staggered: the deciding Sentinel may be the third), then the election and promotion
+    // (≈ 1 s) — or, when the election splits anyway, a retry 2 × failover-timeout after the first try.
+    redisPrimaryLoss: round((p.sentinel.downAfterMs + 2 * SENTINEL_DOWN_AFTER_STAGGER_MS + 2 * p.sentinel.failoverTimeoutMs) / 1000 + 2),
   };
 }
 

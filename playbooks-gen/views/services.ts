@@ -4,7 +4,7 @@ import type { Host } from "../../lib/model/hosts";
 import { hostsRunning } from "../../lib/model/hosts";
 import { patroniScope } from "../../lib/model/naming";
 import { PORTS } from "../../lib/model/ports";
-import { presetOf } from "../../lib/model/timing";
+import { presetOf, SENTINEL_DOWN_AFTER_STAGGER_MS } from "../../lib/model/timing";
 import type { Topology } from "../../lib/model/types";
 import { usesHostNames, type RenderEnv } from "../render-env";
 import {
@@ -135,6 +135,13 @@ export function redisView(t: Topology, host: Host, env: RenderEnv) {
   };
 }
 
+/** Sentinel down-after for this host: the preset's, staggered in topology order (see
+ * SENTINEL_DOWN_AFTER_STAGGER_MS in the timing model for why). */
+export function sentinelDownAfterMs(t: Topology, host: Host): number {
+  const order = hostsRunning(t, "sentinel").findIndex((h) => h.name === host.name);
+  return presetOf(t).sentinel.downAfterMs + Math.max(0, order) * SENTINEL_DOWN_AFTER_STAGGER_MS;
+}
+
 export function sentinelView(t: Topology, host: Host, env: RenderEnv) {
   const { sentinel } = presetOf(t);
   const primary = initialRedisPrimary(t);
@@ -148,7 +155,7 @@ export function sentinelView(t: Topology, host: Host, env: RenderEnv) {
     master_address: env.addressOf(primary.name),
     redis_port: PORTS.redis,
     quorum: sentinelQuorum(t),
-    down_after_ms: sentinel.downAfterMs,
+    down_after_ms: sentinelDownAfterMs(t, host),
     failover_timeout_ms: sentinel.failoverTimeoutMs,
     announce_hostnames: usesHostNames(env, primary.name),
     sentinel_count: hostsRunning(t, "sentinel").length,
