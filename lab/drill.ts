@@ -4,6 +4,7 @@ import { presetOf, type Host, type TimingPresetName } from "../lib/model";
 import { maxConcurrentPrimaries, primarySpans, promotedAfter, summarizeWrites, writeGap } from "./checker";
 import type { Lab } from "./cluster";
 import { readOrders, sql, startProbe, startWriter, type WriteOp } from "./pg";
+import { redisWriter, sentinelAsk } from "./redis-drill";
 import { sleep, waitFor } from "./proc";
 
 export interface DrillResult {
@@ -64,6 +65,10 @@ export interface PgDrillSpec {
   /** The old primary's region stays gone (fenced): its nodes are not read back, and the lab is rebuilt
    * before the next drill instead of healed. */
   readonly regionGone?: boolean;
+  /** Also write to Redis through Sentinel during the drill and report its write gap (region faults
+   * take Redis's primary and a Sentinel with them). Reported, not judged: Redis replication is
+   * asynchronous and the issue's guarantees are about the orders in PostgreSQL. */
+  readonly withRedis?: boolean;
 }
 
 /** Notes starting with this fail the drill (e.g. a promotion while etcd had no quorum). */
@@ -87,6 +92,7 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec): Promise<
 
   const probe = startProbe(Object.fromEntries(pgNodes.map((n) => [n, lab.pgTarget(n)])));
   const writer = startWriter(lab.haproxyTarget(app.name), Number(firstId));
+  const redis = spec.withRedis ? redisWriter(sentinelAsk(lab), lab.secrets.redis, Date.now()) : null;
   const notes: string[] = [`writer via HAProxy on ${app.name}`];
   let faultAt = Infinity;
   const ticker = setInterval(() => {
@@ -132,6 +138,14 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec): Promise<
   } finally {
     clearInterval(ticker);
     await writer.stop().catch((e: Error) => notes.push(e.message));
+    if (redis) {
+      await redis.stop();
+      const gap = writeGap(redis.ops, faultAt);
+      const failed = redis.ops.filter((o) => o.t0 >= faultAt && o.r !== "ok").length;
+      notes.push(gap.firstFailAt === null ? "Redis (through Sentinel): no write failed"
+        : gap.seconds === null ? `Redis (through Sentinel): writes failing since ${(gap.firstFailAt - faultAt).toFixed(1)} s after the fault, not back before the drill ended`
+          : `Redis (through Sentinel): writes back ${gap.seconds.toFixed(1)} s after the first failure (${failed} failed or unknown)`);
+    }
     await probe.stop().catch((e: Error) => notes.push(e.message));
   }
 

@@ -222,7 +222,7 @@ const PG_DRILLS: Record<string, PgDrillSpec> = {
     heal: none,
   },
   "region-loss": {
-    name: "region-loss", expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true,
+    name: "region-loss", expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true, withRedis: true,
     fault: loseRegion,
     heal: async (ctx, old) => [...await restoreRegion(ctx, old.region), ...await failback(ctx, old.region)],
   },
@@ -232,7 +232,7 @@ const PG_DRILLS: Record<string, PgDrillSpec> = {
     heal: none,
   },
   "region-partition": {
-    name: "region-partition", expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true,
+    name: "region-partition", expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true, withRedis: true,
     fault: partitionRegion,
     heal: async (ctx, old) => {
       const since = patroniLogSizes(ctx.lab, old.region);
@@ -241,7 +241,7 @@ const PG_DRILLS: Record<string, PgDrillSpec> = {
     },
   },
   "standby-promote": {
-    name: "standby-promote", expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true, regionGone: true,
+    name: "standby-promote", expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true, regionGone: true, withRedis: true,
     fault: fenceAndPromote,
     heal: none,
   },

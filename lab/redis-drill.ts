@@ -8,11 +8,12 @@ import type { ProbeSample, WriteOp } from "./pg";
 import { sleep, waitFor } from "./proc";
 import { SENTINEL_DOWN_AFTER_STAGGER_MS } from "../lib/model/timing";
 import { Redis, redisOnce } from "./resp";
+import type { Lab } from "./cluster";
 
 const OP_TIMEOUT_MS = 1000;
 
 /** Writes until `stop()`; each op is recorded like the SQL writer's (ok / fail / info = unknown). */
-function redisWriter(ask: () => Promise<string | null>, password: string, firstId: number) {
+export function redisWriter(ask: () => Promise<string | null>, password: string, firstId: number) {
   const ops: WriteOp[] = [];
   let running = true;
   const done = (async () => {
@@ -55,20 +56,25 @@ function commonErrors(ops: readonly WriteOp[]): string {
   return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([e, n]) => `${n}× "${e}"`).join(", ");
 }
 
-export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
-  const { lab, log } = ctx;
-  const password = lab.secrets.redis;
-  await lab.waitHealthy(180_000);
-  const old = await waitFor("Sentinels to agree on a primary", 30_000, () => lab.redisPrimary());
-  const oldHost = lab.env.hosts.find((h) => lab.env.addressOf(h.name) === old)!;
+/** What a Sentinel-aware client does: ask the Sentinels, first that answers, for the primary. */
+export function sentinelAsk(lab: Lab): () => Promise<string | null> {
   const sentinels = lab.hostsRunning("sentinel").map((h) => lab.env.addressOf(h.name));
-  const ask = async () => {
+  return async () => {
     for (const s of sentinels) {
       const r = await redisOnce(s, 26379, null, ["SENTINEL", "get-master-addr-by-name", sentinelMasterName(lab.t)]).catch(() => null);
       if (Array.isArray(r)) return String(r[0]);
     }
     return null;
   };
+}
+
+export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
+  const { lab, log } = ctx;
+  const password = lab.secrets.redis;
+  await lab.waitHealthy(180_000);
+  const old = await waitFor("Sentinels to agree on a primary", 30_000, () => lab.redisPrimary());
+  const oldHost = lab.env.hosts.find((h) => lab.env.addressOf(h.name) === old)!;
+  const ask = sentinelAsk(lab);
   // Role of every Redis node, sampled like the PostgreSQL prober. p = 1 only for a master that can take
   // writes: with min-replicas-to-write 1, a restarted old master without replicas refuses them.
   const samples: ProbeSample[] = [];
