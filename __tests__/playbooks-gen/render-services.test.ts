@@ -129,9 +129,13 @@ describe("service config renderers (production env, example topology)", () => {
       expect(renderRedisConfig(t, hostNamed(t, "redis-ams3-1"), env)).toContain("\nrepl-diskless-sync-delay 0\n");
     });
 
-    it("requires a replica for writes only when losing one Redis host still leaves one", () => {
+    it("requires a replica for writes only when losing one Redis host or one region still leaves a primary and a replica", () => {
+      // The example: losing nyc1 leaves ams3's single Redis host, which could then take no writes.
       expect(hostsRunning(t, "redis")).toHaveLength(3);
-      expect(renderRedisConfig(t, hostNamed(t, "redis-nyc1-1"), env)).toContain("min-replicas-to-write 1\nmin-replicas-max-lag 10\n");
+      expect(renderRedisConfig(t, hostNamed(t, "redis-nyc1-1"), env)).toContain("min-replicas-to-write 0\nmin-replicas-max-lag 10\n");
+      const four = parseTopology(fs.readFileSync(EXAMPLE_TOPOLOGY, "utf8").replace(/redis: \{ count: 1 \}/, "redis: { count: 2 }"), "four-redis.yaml");
+      expect(hostsRunning(four, "redis")).toHaveLength(4);
+      expect(renderRedisConfig(four, hostNamed(four, "redis-ams3-1"), productionRenderEnv(four))).toContain("min-replicas-to-write 1\nmin-replicas-max-lag 10\n");
       const two = parseTopology(fs.readFileSync(EXAMPLE_TOPOLOGY, "utf8").replace(/redis: \{ count: 2 \}.*/, "redis: { count: 1 }"), "two-redis.yaml");
       expect(hostsRunning(two, "redis")).toHaveLength(2);
       expect(renderRedisConfig(two, hostNamed(two, "redis-nyc1-1"), productionRenderEnv(two))).toContain("min-replicas-to-write 0\nmin-replicas-max-lag 10\n");

@@ -115,12 +115,17 @@ function redisCommon(host: Host, env: RenderEnv) {
   };
 }
 
-/** `min-replicas-to-write 1` bounds split-brain writes, but with only two Redis hosts losing either one
- * leaves the primary without a replica and stops every write until repair (measured in the lab). So it
- * is 1 from three Redis hosts on, 0 below (Sentinel still fails over; an isolated old primary may
- * accept writes that are lost when it rejoins). */
+/** `min-replicas-to-write 1` bounds split-brain writes, but a primary without a reachable replica then
+ * refuses every write until repair. The lab measured both ways to get there: with two Redis hosts,
+ * losing either; and after a region loss, a surviving region with a single Redis host (the example's
+ * ams3: the new primary refused writes until nyc1 came back). So it is 1 only when losing any one host
+ * or any one region still leaves at least two Redis hosts (a primary and a replica), 0 otherwise
+ * (Sentinel still fails over; an isolated old primary may accept writes that are lost when it rejoins). */
 export function minReplicasToWrite(t: Topology): number {
-  return hostsRunning(t, "redis").length >= 3 ? 1 : 0;
+  const redis = hostsRunning(t, "redis");
+  const regions = [...new Set(redis.map((h) => h.region))];
+  const survivesRegionLoss = regions.every((r) => redis.filter((h) => h.region !== r).length >= 2);
+  return redis.length >= 3 && survivesRegionLoss ? 1 : 0;
 }
 
 export function redisView(t: Topology, host: Host, env: RenderEnv) {
