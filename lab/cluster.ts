@@ -168,13 +168,9 @@ export class Lab {
     this.save();
   }
 
-  /** Starts a program on a lab host: in its region's network namespace when the lab has a WAN (nsenter
-   * first, then setpriv: entering a namespace needs root). */
+  /** Starts a program on a lab host: in its region's network namespace when the lab has a WAN. */
   startOn(host: string, spec: SpawnSpec): Proc {
-    const prefix = this.wan?.execPrefix(this.host(host).region) ?? [];
-    if (prefix.length === 0) return start(spec);
-    const asUser = spec.user && process.getuid?.() === 0 ? ["/usr/bin/setpriv", `--reuid=${spec.user}`, `--regid=${spec.user}`, "--init-groups", "--"] : [];
-    return start({ ...spec, user: undefined, cmd: prefix[0], args: [...prefix.slice(1), ...asUser, spec.cmd, ...spec.args] });
+    return start({ ...spec, prefix: this.wan?.execPrefix(this.host(host).region) ?? [] });
   }
 
   /** Records a process the lab started outside the host services, so `down` stops it too. */

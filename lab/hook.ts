@@ -2,7 +2,8 @@
 // decision maker. Only its listen address, settings directory and the DigitalOcean API it fences
 // through differ from production (RenderEnv.failoverHook: a lab host, the lab's directory, the lab's
 // stand-in API). The Alertmanager that would trigger it is not booted: the lab posts the firing alert itself, the moment
-// the leader key is gone (production adds the alert's `for:` and Alertmanager's group_wait).
+// the leader key is gone or the region's Patroni APIs stop answering (production adds the alert's
+// `for:` and Alertmanager's group_wait).
 import * as fs from "fs";
 import * as path from "path";
 import { renderFailoverHookConfig, renderFailoverHookScript, renderFailoverPatronictlConfig } from "../playbooks-gen/render/failover";

@@ -60,15 +60,21 @@ export interface SpawnSpec {
   readonly user?: string;
   readonly env?: NodeJS.ProcessEnv;
   readonly cwd?: string;
+  /** Command that runs the rest in another namespace and execs it (nsenter …): it comes first, before
+   * setpriv, since entering a namespace needs root. */
+  readonly prefix?: readonly string[];
 }
 
 export function start(spec: SpawnSpec): Proc {
   const out = fs.openSync(spec.logFile, "a");
   const asUser = spec.user && process.getuid?.() === 0;
   // setpriv execs the target, so the PID we record is the server's own.
-  const [cmd, args] = asUser
-    ? ["/usr/bin/setpriv", [`--reuid=${spec.user}`, `--regid=${spec.user}`, "--init-groups", "--", spec.cmd, ...spec.args]]
-    : [spec.cmd, [...spec.args]];
+  const argv = [
+    ...(spec.prefix ?? []),
+    ...(asUser ? ["/usr/bin/setpriv", `--reuid=${spec.user}`, `--regid=${spec.user}`, "--init-groups", "--"] : []),
+    spec.cmd, ...spec.args,
+  ];
+  const [cmd, args] = [argv[0], argv.slice(1)];
   const child = spawn(cmd, args, { detached: true, stdio: ["ignore", out, out], env: spec.env ?? process.env, cwd: spec.cwd });
   fs.closeSync(out);
   child.unref();
