@@ -1,9 +1,9 @@
 // Talking to PostgreSQL from the lab: one-off SQL through psql, and the long-running Python writer
 // and prober (psycopg2 comes with Debian's python3; the `pg` npm package is not a dependency).
 import { execFile, spawn, type ChildProcess } from "child_process";
-import * as fs from "fs";
 import * as path from "path";
 import { POSTGRES_BIN_DIR } from "./env";
+import { labScript } from "./proc";
 
 export interface PgTarget {
   readonly host: string;
@@ -43,13 +43,6 @@ export async function readOrders(t: PgTarget): Promise<Map<number, { node: strin
   }));
 }
 
-function helperScript(): string {
-  // Next to this file under ts-jest; in the source tree when running from dist/lab.
-  const candidates = [path.join(__dirname, "pghelper.py"), path.join(__dirname, "..", "..", "lab", "pghelper.py")];
-  const found = candidates.find((c) => fs.existsSync(c));
-  if (!found) throw new Error(`lab/pghelper.py not found (looked in ${candidates.join(", ")})`);
-  return found;
-}
 
 /** A helper process whose JSON lines are parsed into `records` as they arrive. */
 export class Helper<T> {
@@ -60,7 +53,7 @@ export class Helper<T> {
 
   constructor(mode: "writer" | "probe", config: object, onRecord?: (r: T) => void) {
     // Debian's interpreter explicitly: a python3 without psycopg2 comes first on PATH.
-    this.child = spawn("/usr/bin/python3", [helperScript(), mode, JSON.stringify(config)], { stdio: ["pipe", "pipe", "pipe"] });
+    this.child = spawn("/usr/bin/python3", [labScript("pghelper.py"), mode, JSON.stringify(config)], { stdio: ["pipe", "pipe", "pipe"] });
     let buf = "";
     this.child.stdout!.on("data", (d: Buffer) => {
       buf += d.toString();

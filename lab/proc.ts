@@ -2,6 +2,16 @@
 // so a recycled PID is never signalled, treat zombies as dead (PID 1 here reaps only every ~2 s).
 import { spawn } from "child_process";
 import * as fs from "fs";
+import * as path from "path";
+
+/** A Python helper shipped in lab/: next to this file under ts-jest; in the source tree when running
+ * from dist/lab, where the .py files are not copied. */
+export function labScript(name: string): string {
+  const candidates = [path.join(__dirname, name), path.join(__dirname, "..", "..", "lab", name)];
+  const found = candidates.find((c) => fs.existsSync(c));
+  if (!found) throw new Error(`lab/${name} not found (looked in ${candidates.join(", ")})`);
+  return found;
+}
 
 export interface Proc {
   readonly pid: number;

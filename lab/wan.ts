@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { isAlive, procOf, signal, start, waitFor, type Proc } from "./proc";
+import { isAlive, labScript, procOf, signal, start, waitFor, type Proc } from "./proc";
 
 const IP = "/usr/sbin/ip";
 const NSENTER = "/usr/bin/nsenter";
@@ -179,7 +179,7 @@ export class WanNetwork {
     const configFile = path.join(options.logDir, `wan-${options.id}.json`);
     fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
     const logFile = path.join(options.logDir, `wan-${options.id}.log`);
-    const forwarder = start({ cmd: PYTHON, args: [path.join(forwarderDir(), "wan-forwarder.py"), configFile], logFile });
+    const forwarder = start({ cmd: PYTHON, args: [labScript("wan-forwarder.py"), configFile], logFile });
     const wan = new WanNetwork(options, nodes, forwarder, controlSocket, logFile);
     try {
       await waitFor("the WAN forwarder to answer", 15_000, async () => {
@@ -317,13 +317,6 @@ export class WanNetwork {
   }
 }
 
-/** lab/ under ts-jest; dist/lab/ after a build, where the .py file is not copied. */
-function forwarderDir(): string {
-  const candidates = [__dirname, path.join(__dirname, "..", "..", "lab")];
-  const found = candidates.find((d) => fs.existsSync(path.join(d, "wan-forwarder.py")));
-  if (!found) throw new Error(`lab/wan-forwarder.py not found (looked in ${candidates.join(", ")})`);
-  return found;
-}
 
 function tail(file: string): string {
   try {
