@@ -42,6 +42,16 @@ export interface RenderEnv {
    * production's 127.0.0.1:9095, /etc/shop-failover-hook and the DigitalOcean API). The lab passes its
    * own host address, a directory of its own and its stand-in for the DigitalOcean API. */
   readonly failoverHook?: FailoverHookEnv;
+  /** Patroni's watchdog device of a host (optional; default production's /dev/watchdog, which the
+   * playbook backs with softdog). The lab, which has no kernel watchdog, passes a named pipe per host
+   * with Patroni's own `testing` driver (it turns the watchdog ioctls into writes on the pipe), read by
+   * its stand-in that resets the host as softdog would. */
+  watchdog?(host: Host): WatchdogEnv;
+}
+
+export interface WatchdogEnv {
+  readonly device: string;
+  readonly driver?: "testing";
 }
 
 export interface FailoverHookEnv {

@@ -1,5 +1,5 @@
 // Names, ports, address plan and timing budget: pure functions of the model.
-import { hostsOf, inboundRulesFor, parseCidr, portTable, rtoBudget, servingRegions, TIMING_PRESETS, tierRegionTag } from "../../lib/model";
+import { hostsOf, inboundRulesFor, parseCidr, portTable, rtoBudget, servingRegions, TIMING_PRESETS, tierRegionTag, watchdogTiming } from "../../lib/model";
 import { example, variant } from "../support/topology";
 
 const t = example();
@@ -89,11 +89,20 @@ describe("timing", () => {
     }
   });
 
-  it("leaves Patroni's watchdog usable in every preset (ttl >= 2 × loop_wait, ttl - 5 s margin >= loop_wait)", () => {
+  it("sets the watchdog so a stalled leader is reset before its key expires, but never before it can demote itself", () => {
     for (const [name, p] of Object.entries(TIMING_PRESETS)) {
-      const { ttl, loopWait } = p.patroni;
-      expect({ name, ok: ttl >= 2 * loopWait && ttl - 5 >= loopWait }).toEqual({ name, ok: true });
+      const { ttl, loopWait, retryTimeout } = p.patroni;
+      const w = watchdogTiming(name as keyof typeof TIMING_PRESETS);
+      expect({ name, sum: w.timeoutSeconds + w.safetyMarginSeconds }).toEqual({ name, sum: ttl });
+      // Patroni refuses a watchdog whose timeout leaves no slack over loop_wait.
+      expect({ name, slack: w.timeoutSeconds - loopWait > 0 }).toEqual({ name, slack: true });
+      // The reset lands at least 2 s before the leader key can expire.
+      expect({ name, margin: w.safetyMarginSeconds >= 2 }).toEqual({ name, margin: true });
+      // A loop that sleeps loop_wait, then retries the DCS for retry_timeout, demotes before the reset.
+      expect({ name, demotesFirst: w.timeoutSeconds >= loopWait + retryTimeout + 1 }).toEqual({ name, demotesFirst: true });
     }
+    expect(watchdogTiming("stock").safetyMarginSeconds).toBe(5);
+    expect(watchdogTiming("balanced")).toEqual({ timeoutSeconds: 6, safetyMarginSeconds: 4 });
   });
 
   it("orders presets from fast to wan-safe in their recovery budget", () => {

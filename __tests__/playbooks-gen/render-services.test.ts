@@ -4,6 +4,7 @@ import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { hostsOf, hostsRunning } from "../../lib/model/hosts";
+import { TIMING_PRESETS } from "../../lib/model/timing";
 import { renderEtcdConfig } from "../../playbooks-gen/render/etcd";
 import { renderHaproxyConfig } from "../../playbooks-gen/render/haproxy";
 import { renderPatroniConfig } from "../../playbooks-gen/render/patroni";
@@ -65,6 +66,16 @@ describe("service config renderers (production env, example topology)", () => {
         ttl: 10, loop_wait: 2, retry_timeout: 3, primary_start_timeout: 15,
         maximum_lag_on_failover: 1048576, synchronous_mode: true,
       });
+    });
+
+    it("arms /dev/watchdog to fire before the leader key can expire, after a DCS retry could demote", () => {
+      const { patroni } = TIMING_PRESETS.balanced;
+      expect(load("pg-nyc1-1").watchdog).toEqual({ mode: "automatic", device: "/dev/watchdog", safety_margin: 4 });
+      const timeout = patroni.ttl - load("pg-nyc1-1").watchdog.safety_margin;
+      expect(timeout).toBeGreaterThan(patroni.loopWait + patroni.retryTimeout);
+      // The lab swaps the device for its named pipe and Patroni's testing driver, nothing else.
+      const lab = yaml.load(renderPatroniConfig(t, hostNamed(t, "pg-nyc1-1"), { ...env, watchdog: () => ({ device: "/lab/run/watchdog", driver: "testing" }) })) as { watchdog: unknown };
+      expect(lab.watchdog).toEqual({ mode: "automatic", device: "/lab/run/watchdog", driver: "testing", safety_margin: 4 });
     });
 
     it("allows only the VPC ranges, with scram-sha-256, in both pg_hba lists", () => {

@@ -64,6 +64,17 @@ export const TIMING_PRESETS: Readonly<Record<TimingPresetName, TimingPreset>> = 
  * already calling the primary down and wins its vote before that one's next periodic check. */
 export const SENTINEL_DOWN_AFTER_STAGGER_MS = 500;
 
+/** Patroni's watchdog: armed by the leader, fed after every leader-key refresh, it resets a host whose
+ * Patroni stalls `timeout` = ttl - safety_margin s after the last refresh. The timeout lets a leader
+ * that sleeps loop_wait and then retries the DCS for retry_timeout still demote itself (which disarms
+ * the watchdog) with a second to spare; the margin, ttl - timeout, is how long before the leader key
+ * can expire the stalled host is gone. Patroni's stock defaults keep its stock margin (5 s). */
+export function watchdogTiming(preset: TimingPresetName): { readonly timeoutSeconds: number; readonly safetyMarginSeconds: number } {
+  const { ttl, loopWait, retryTimeout } = TIMING_PRESETS[preset].patroni;
+  const timeoutSeconds = preset === "stock" ? ttl - 5 : loopWait + retryTimeout + 1;
+  return { timeoutSeconds, safetyMarginSeconds: ttl - timeoutSeconds };
+}
+
 export function presetOf(t: Pick<Topology, "timing">): TimingPreset {
   return TIMING_PRESETS[t.timing];
 }

@@ -4,7 +4,7 @@ import type { Host } from "../../lib/model/hosts";
 import { hostsRunning } from "../../lib/model/hosts";
 import { patroniScope } from "../../lib/model/naming";
 import { PORTS } from "../../lib/model/ports";
-import { presetOf, SENTINEL_DOWN_AFTER_STAGGER_MS } from "../../lib/model/timing";
+import { presetOf, SENTINEL_DOWN_AFTER_STAGGER_MS, watchdogTiming } from "../../lib/model/timing";
 import type { Topology } from "../../lib/model/types";
 import { usesHostNames, type RenderEnv } from "../render-env";
 import {
@@ -74,6 +74,7 @@ export function patroniView(t: Topology, host: Host, env: RenderEnv) {
     local_address: env.localAddress(host),
     client_networks: env.clientNetworks,
     nosync: host.regionRole !== "primary",
+    watchdog: { device: "/dev/watchdog", ...env.watchdog?.(host), safety_margin: watchdogTiming(t.timing).safetyMarginSeconds },
   };
 }
 
