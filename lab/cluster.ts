@@ -8,7 +8,7 @@ import { loadTopology, type Host, type Service, type TimingPresetName, type Topo
 import { initialRedisPrimary, sentinelMasterName } from "../playbooks-gen/views/clusters";
 import { LAB_SERVICES, LabEnv, labHookHost, labHosts } from "./env";
 import { ORDERS_DDL, sql, type PgTarget } from "./pg";
-import { childrenOf, isAlive, killAll, procOf, signal, start, waitFor, type Proc, type SpawnSpec } from "./proc";
+import { childrenOf, isAlive, killAll, labScript, procOf, signal, start, waitFor, type Proc, type SpawnSpec } from "./proc";
 import { WanNetwork } from "./wan";
 import { CONFIG_FILES, newSecrets, patroniEnvironment, renderHost, type Secrets } from "./render";
 import { redisOnce } from "./resp";
@@ -33,6 +33,16 @@ interface LabState extends LabOptions {
 }
 
 export interface Member { readonly name: string; readonly role: string; readonly state: string; readonly lag?: number | string }
+
+/** What a host's watchdog stand-in reports (lab/watchdog-stand-in.py). */
+export interface WatchdogStatus {
+  readonly armed: boolean;
+  readonly timeoutSeconds: number;
+  /** How many times a Patroni leader armed it. */
+  readonly arms: number;
+  /** Host resets: when (epoch seconds) and which PIDs they killed. */
+  readonly resets: ReadonlyArray<{ readonly at: number; readonly killed: readonly number[] }>;
+}
 
 const RUN_AS: Partial<Record<Service, string>> = { patroni: "postgres" };
 
@@ -107,8 +117,11 @@ export class Lab {
     return lab;
   }
 
+  /** Written whole or not at all: each host's watchdog stand-in reads it to find what a reset kills. */
   private save(): void {
-    fs.writeFileSync(path.join(this.state.root, "state.json"), JSON.stringify(this.state, null, 1), { mode: 0o600 });
+    const file = path.join(this.state.root, "state.json");
+    fs.writeFileSync(`${file}.tmp`, JSON.stringify(this.state, null, 1), { mode: 0o600 });
+    fs.renameSync(`${file}.tmp`, file);
   }
 
   hostsRunning(service: Service): readonly Host[] {
@@ -164,8 +177,74 @@ export class Lab {
     const spec = specs[service];
     if (!spec) throw new Error(`the lab does not run ${service}`);
     const [cmd, args, env] = spec;
+    if (service === "patroni") this.startWatchdog(host);
     this.state.procs[`${host.name}/${service}`] = this.startOn(host.name, { cmd, args, env, user: RUN_AS[service], cwd: p.runDir, logFile: path.join(p.logDir, `${service}.out`) });
     this.save();
+  }
+
+  /** A database host's watchdog, as softdog would be there: the lab's stand-in (lab/watchdog-stand-in.py)
+   * behind the named pipe Patroni's `testing` driver opens. Hardware, not a service: it runs in the root
+   * namespace, as root, survives a crash of the host's processes and resets the host when an armed
+   * watchdog starves. Started before Patroni, once per power-on. */
+  private startWatchdog(host: Host): void {
+    const key = `${host.name}/watchdog`;
+    if (this.state.procs[key] && isAlive(this.state.procs[key])) return;
+    const p = this.env.paths(host);
+    const device = this.env.watchdog(host).device;
+    const status = this.watchdogStatusFile(host.name);
+    fs.rmSync(status, { force: true });
+    this.state.procs[key] = start({
+      cmd: "/usr/bin/python3",
+      args: [labScript("watchdog-stand-in.py"), "--device", device, "--host", host.name, "--state", path.join(this.state.root, "state.json"),
+        "--pgdata", p.pgDataDir, "--status", status, ...(process.getuid?.() === 0 ? ["--owner", RUN_AS.patroni!] : [])],
+      logFile: path.join(p.logDir, "watchdog.out"),
+    });
+    this.save();
+    // Patroni must find the pipe (and a reader behind it) before it could lead.
+    const until = Date.now() + 10_000;
+    while (!fs.existsSync(status)) {
+      if (Date.now() > until || !isAlive(this.state.procs[key])) throw new Error(`the watchdog stand-in of ${host.name} did not start; see ${path.join(p.logDir, "watchdog.out")}`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
+    }
+  }
+
+  private watchdogStatusFile(host: string): string {
+    return path.join(this.env.paths(this.host(host)).runDir, "watchdog.json");
+  }
+
+  /** The host's watchdog stand-in's status, or null when it is not running (no power). */
+  watchdogStatus(host: string): WatchdogStatus | null {
+    const p = this.state.procs[`${host}/watchdog`];
+    if (!p || !isAlive(p)) return null;
+    try {
+      return JSON.parse(fs.readFileSync(this.watchdogStatusFile(host), "utf8")) as WatchdogStatus;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Boots the database hosts that still have power but no Patroni (killed, or reset by their watchdog),
+   * as a reboot would: first waiting out a watchdog left armed by the dead Patroni, whose reset is due
+   * and would kill the new one. Hosts without power (a lost region) are left to their region's return. */
+  async bootStoppedDatabaseHosts(since: number): Promise<string[]> {
+    const notes: string[] = [];
+    for (const h of this.hostsRunning("patroni")) {
+      const before = this.watchdogStatus(h.name);
+      if (!before || this.proc(h.name, "patroni")) continue;
+      const settled = await waitFor(`the armed watchdog of ${h.name} to fire`, (before.timeoutSeconds + 5) * 1000, () => {
+        const st = this.watchdogStatus(h.name);
+        return st && !st.armed ? st : undefined;
+      }, 100);
+      if (this.postgresProcs(h.name).length) {
+        notes.push(`${h.name}: PostgreSQL still running without Patroni and no watchdog reset due; left as is`);
+        continue;
+      }
+      const reset = settled.resets.filter((r) => r.at >= since).at(-1);
+      this.startService(h, "patroni");
+      notes.push(reset ? `${h.name} reset by its watchdog ${(reset.at - since).toFixed(1)} s after the fault (killed ${reset.killed.length} processes), booted again`
+        : `${h.name} booted again (its watchdog was not armed)`);
+    }
+    return notes;
   }
 
   /** Starts a program on a lab host: in its region's network namespace when the lab has a WAN. */
@@ -205,24 +284,29 @@ export class Lab {
     return pm ? [pm, ...childrenOf(pm)] : [];
   }
 
-  /** Live processes of the given services of a host (PostgreSQL counts as part of `patroni`). */
-  hostProcs(host: string, services: readonly Service[] = this.host(host).services): Proc[] {
+  /** Live processes of the given services of a host (PostgreSQL counts as part of `patroni`); without
+   * `services`, the whole host: every service and its watchdog stand-in. */
+  hostProcs(host: string, services?: readonly Service[]): Proc[] {
     const procs: Proc[] = [];
-    for (const s of services) {
+    for (const s of services ?? this.host(host).services) {
       if (s === "patroni") procs.push(...this.postgresProcs(host));
       const p = this.proc(host, s);
       if (p) procs.push(p);
     }
+    const wd = this.state.procs[`${host}/watchdog`];
+    if (!services && wd && isAlive(wd)) procs.push(wd);
     return procs;
   }
 
-  /** Hard-kills the given services of a host (PostgreSQL counts as part of `patroni`). */
-  async kill(host: string, services: readonly Service[] = this.host(host).services): Promise<void> {
+  /** Hard-kills the given services of a host (PostgreSQL counts as part of `patroni`); without
+   * `services`, powers the host off (its watchdog included). */
+  async kill(host: string, services?: readonly Service[]): Promise<void> {
     await killAll(this.hostProcs(host, services));
   }
 
   /** SIGSTOPs every process of a host: it keeps its sockets but answers nothing, as a host cut off by
-   * a network partition looks from outside. Returns what it froze. */
+   * a network partition looks from outside. Its watchdog is paused with it (time stopped does not
+   * count), so the freeze does not look like a stalled Patroni. Returns what it froze. */
   freeze(host: string): Proc[] {
     const procs = this.hostProcs(host);
     for (const p of procs) signal(p, "SIGSTOP");

@@ -123,6 +123,8 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec): Promise<
     const budget = (2 * preset.patroni.ttl + preset.patroni.primaryStartTimeout + 30) * 1000;
     await waitFor("writes to come back through HAProxy", budget, writesBack, 200).catch((e: Error) => notes.push(e.message));
     try {
+      // A database host that still has power but lost Patroni (killed, or reset by its watchdog) boots again.
+      notes.push(...await lab.bootStoppedDatabaseHosts(faultAt));
       notes.push(...await spec.heal(ctx, leader));
       if (spec.regionGone) {
         await sleep(1000);

@@ -190,6 +190,30 @@ async function fenceAndPromote(ctx: DrillContext, leader: Host): Promise<string[
   }
 }
 
+/** SIGSTOPs the leader's Patroni (PostgreSQL keeps running under it) for longer than its key lives: the
+ * watchdog it armed must reset the host before another node can be promoted; then SIGCONT. */
+async function freezePatroni({ lab }: DrillContext, leader: Host): Promise<string[]> {
+  const p = lab.proc(leader.name, "patroni")!;
+  const { ttl, loopWait } = presetOf(lab.t).patroni;
+  const wd = lab.watchdogStatus(leader.name);
+  const notes: string[] = [];
+  if (!wd?.armed) notes.push(`${VIOLATION}the leader's watchdog was not armed (Patroni's log says why)`);
+  const resetsBefore = wd?.resets.length ?? 0;
+  const t0 = Date.now();
+  signal(p, "SIGSTOP");
+  const resetAt = await waitFor("a watchdog reset", (ttl + loopWait + 2) * 1000, () => {
+    const st = lab.watchdogStatus(leader.name);
+    return st && st.resets.length > resetsBefore ? st.resets.at(-1)!.at : undefined;
+  }, 100).catch(() => null);
+  if (resetAt === null) {
+    signal(p, "SIGCONT");
+    notes.push(`SIGSTOP Patroni for ${ttl + loopWait + 2} s: the watchdog did not reset the host; SIGCONT`);
+  } else {
+    notes.push(`SIGSTOP Patroni: its watchdog (timeout ${wd!.timeoutSeconds} s) reset the host ${(resetAt - t0 / 1000).toFixed(1)} s later, PostgreSQL with it`);
+  }
+  return notes;
+}
+
 /** The stand-in API completes a power-off this long after queuing it (the real API queues them too). */
 const POWER_OFF_DELAY_MS = 1000;
 
@@ -197,7 +221,8 @@ const PG_DRILLS: Record<string, PgDrillSpec> = {
   "primary-loss": {
     name: "primary-loss", expectNewPrimary: true,
     fault: async ({ lab }, leader) => { await lab.kill(leader.name, ["patroni"]); return ["SIGKILL Patroni and PostgreSQL"]; },
-    heal: async ({ lab }, old) => { lab.startService(old, "patroni"); return []; },
+    // The harness boots the host again once its watchdog (armed by the killed leader) has reset it.
+    heal: none,
   },
   "postgres-crash": {
     name: "postgres-crash", expectNewPrimary: false,
@@ -206,14 +231,7 @@ const PG_DRILLS: Record<string, PgDrillSpec> = {
   },
   "patroni-freeze": {
     name: "patroni-freeze", expectNewPrimary: true,
-    fault: async ({ lab }, leader) => {
-      const p = lab.proc(leader.name, "patroni")!;
-      const { ttl, loopWait } = presetOf(lab.t).patroni;
-      signal(p, "SIGSTOP");
-      await sleep((ttl + loopWait + 2) * 1000);
-      signal(p, "SIGCONT");
-      return [`SIGSTOP Patroni for ${ttl + loopWait + 2} s (no watchdog here: PostgreSQL stays up underneath)`];
-    },
+    fault: freezePatroni,
     heal: none,
   },
   switchover: {

@@ -2,7 +2,7 @@
 // address and every path under the lab's working directory. Nothing else may differ (DESIGN.md).
 import * as path from "path";
 import { hostsOf, type Host, type Service, type Topology } from "../lib/model";
-import type { FailoverHookEnv, HostPaths, RenderEnv } from "../playbooks-gen/render-env";
+import type { FailoverHookEnv, HostPaths, RenderEnv, WatchdogEnv } from "../playbooks-gen/render-env";
 import { FAILOVER_HOOK_LISTEN, failoverHookNeeded, survivingRegion } from "../playbooks-gen/views/failover";
 
 /** The hook keeps production's port on its lab host; the DigitalOcean API stand-in listens next to it. */
@@ -73,6 +73,12 @@ export class LabEnv implements RenderEnv {
 
   localAddress(host: Host): string {
     return this.addressOf(host.name);
+  }
+
+  /** Patroni's watchdog: a named pipe per host with Patroni's `testing` driver, read by the lab's
+   * stand-in for softdog (lab/watchdog-stand-in.py). */
+  watchdog(host: Host): WatchdogEnv {
+    return { device: path.join(this.paths(host).runDir, "watchdog"), driver: "testing" };
   }
 
   hostDir(host: string): string {
