@@ -119,6 +119,13 @@ describe("service config renderers (production env, example topology)", () => {
       expect(text).toContain("inter 500ms fastinter 250ms downinter 250ms fall 2 rise 1 on-marked-down shutdown-sessions");
     });
 
+    it("fails a refused connection at once instead of retrying the old primary a second later", () => {
+      // HAProxy waits min(timeout connect, 1 s) before each retry on the same server: the lab's
+      // switchover clients waited through it while the new primary was already up.
+      expect(text).toMatch(/^ {4}retries 0$/m);
+      expect(text).not.toMatch(/^ {4}retries [1-9]/m);
+    });
+
     it("passes haproxy -c", () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haproxy-"));
       try {
