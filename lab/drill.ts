@@ -1,10 +1,10 @@
 // The shared drill harness for the database drills: healthy cluster → prober + writer through
 // HAProxy → random delay 0…loop_wait → fault → wait for writes to come back → heal → checker.
-import { presetOf, type Host, type TimingPresetName } from "../lib/model";
+import { presetOf, rtoBudget, type Host, type TimingPresetName } from "../lib/model";
 import { maxConcurrentPrimaries, primarySpans, promotedAfter, summarizeWrites, writeGap } from "./checker";
 import type { Lab } from "./cluster";
 import { readOrders, sql, startProbe, startWriter, type WriteOp } from "./pg";
-import { redisWriter, sentinelAsk } from "./redis-drill";
+import { redisReadBack, redisWriter, sentinelAsk } from "./redis-drill";
 import { sleep, waitFor } from "./proc";
 
 export interface DrillResult {
@@ -31,7 +31,21 @@ export interface DrillResult {
   readonly layers: string;
   /** The lab returned to full health afterwards (otherwise the runner rebuilds it). */
   readonly healed: boolean;
+  /** Drills that take Redis's primary region with them (withRedis): the Redis write gap through Sentinel. */
+  readonly redis?: RedisOutcome;
   readonly notes: readonly string[];
+}
+
+/** Redis during a region fault, judged against the model's worst-case Redis budget (rtoBudget). Lost
+ * acknowledged Redis writes are reported, not judged: Redis replicates asynchronously. */
+export interface RedisOutcome {
+  /** First failed Redis write to the first acknowledged one after it (null: not back in the drill). */
+  readonly rtoSeconds: number | null;
+  readonly budgetSeconds: number;
+  readonly ackedWrites: number;
+  readonly lostAckedWrites: number;
+  readonly failedWrites: number;
+  readonly unknownWrites: number;
 }
 
 export interface DrillContext {
@@ -65,9 +79,8 @@ export interface PgDrillSpec {
   /** The old primary's region stays gone (fenced): its nodes are not read back, and the lab is rebuilt
    * before the next drill instead of healed. */
   readonly regionGone?: boolean;
-  /** Also write to Redis through Sentinel during the drill and report its write gap (region faults
-   * take Redis's primary and a Sentinel with them). Reported, not judged: Redis replication is
-   * asynchronous and the issue's guarantees are about the orders in PostgreSQL. */
+  /** Also write to Redis through Sentinel during the drill (region faults take Redis's primary and a
+   * Sentinel with them): its writes must come back within the model's Redis budget. */
   readonly withRedis?: boolean;
 }
 
@@ -140,16 +153,10 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec): Promise<
   } finally {
     clearInterval(ticker);
     await writer.stop().catch((e: Error) => notes.push(e.message));
-    if (redis) {
-      await redis.stop();
-      const gap = writeGap(redis.ops, faultAt);
-      const failed = redis.ops.filter((o) => o.t0 >= faultAt && o.r !== "ok").length;
-      notes.push(gap.firstFailAt === null ? "Redis (through Sentinel): no write failed"
-        : gap.seconds === null ? `Redis (through Sentinel): writes failing since ${(gap.firstFailAt - faultAt).toFixed(1)} s after the fault, not back before the drill ended`
-          : `Redis (through Sentinel): writes back ${gap.seconds.toFixed(1)} s after the first failure (${failed} failed or unknown)`);
-    }
+    await redis?.stop();
     await probe.stop().catch((e: Error) => notes.push(e.message));
   }
+  const redisOutcome = redis ? await judgeRedis(lab, redis.ops, faultAt, notes) : undefined;
 
   // Checker: every acknowledged order must be on the primary and, once caught up, on every replica.
   const newPrimary = await waitFor("a Patroni leader", 30_000, () => lab.leader()).catch(() => null)
@@ -188,7 +195,35 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec): Promise<
     name: spec.name, preset: lab.preset, rtoSeconds: r1(rto), promotedAfterSeconds: r1(p), ackedWrites: summary.acked,
     lostAckedWrites: summary.lost.length, lostAckedWritesBound: bound, unknownWrites: summary.unknown, failedWrites: summary.failed,
     maxConcurrentPrimaries: concurrent.max, targetSeconds: target, passed, faultDelaySeconds: r1(delay)!, oldPrimary: leaderName,
-    newPrimary, layers, healed, notes,
+    newPrimary, layers, healed, ...(redisOutcome ? { redis: redisOutcome } : {}), notes,
+  };
+}
+
+/** The Redis side of a region drill: its write gap must end within the model's Redis budget. */
+async function judgeRedis(lab: Lab, ops: readonly WriteOp[], faultAt: number, notes: string[]): Promise<RedisOutcome> {
+  const budget = rtoBudget(lab.t).redisPrimaryLoss;
+  const gap = writeGap(ops, faultAt);
+  const present = await redisReadBack(lab, ops.map((o) => o.id)).catch((e: Error) => {
+    notes.push(`Redis orders not read back: ${e.message}`);
+    return null;
+  });
+  const summary = summarizeWrites(ops, present ?? new Set(ops.map((o) => o.id)));
+  const failed = ops.filter((o) => o.t0 >= faultAt && o.r !== "ok").length;
+  if (gap.firstFailAt === null) notes.push("Redis (through Sentinel): no write failed");
+  else if (gap.seconds === null) notes.push(`${VIOLATION}Redis (through Sentinel): writes failing since ${(gap.firstFailAt - faultAt).toFixed(1)} s after the fault, not back before the drill ended`);
+  else {
+    notes.push(`Redis (through Sentinel): writes back ${gap.seconds.toFixed(1)} s after the first failure (${failed} failed or unknown; budget ${budget} s)`);
+    if (gap.seconds > budget) notes.push(`${VIOLATION}Redis took longer than the model's budget of ${budget} s`);
+  }
+  if (present && summary.lost.length) {
+    const lost = new Set(summary.lost);
+    const at = ops.filter((o) => lost.has(o.id)).map((o) => o.t1 - faultAt);
+    const nodes = [...new Set(ops.filter((o) => lost.has(o.id)).map((o) => o.node))].join(", ");
+    notes.push(`Redis: ${summary.lost.length} acknowledged writes not on the final primary, acknowledged by ${nodes} ${Math.min(...at).toFixed(1)}…${Math.max(...at).toFixed(1)} s after the fault (asynchronous replication; reported, not judged)`);
+  }
+  return {
+    rtoSeconds: gap.firstFailAt === null ? 0 : r1(gap.seconds), budgetSeconds: budget, ackedWrites: summary.acked,
+    lostAckedWrites: present ? summary.lost.length : 0, failedWrites: summary.failed, unknownWrites: summary.unknown,
   };
 }
 

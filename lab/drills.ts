@@ -13,6 +13,8 @@ import { DigitalOceanStandIn } from "./digitalocean-stand-in";
 import { getJson } from "./cluster";
 import { randomBytes } from "crypto";
 import { runRedisDrill } from "./redis-drill";
+import { redisOnce } from "./resp";
+import { sentinelMasterName } from "../playbooks-gen/views/clusters";
 import { printRow, printSummary } from "./report";
 
 const none = async () => [] as string[];
@@ -65,13 +67,48 @@ async function switchover(ctx: DrillContext, leader: string, candidate: string):
 }
 
 /** Failback: switch over to a replica of `region`; with synchronous_mode only the synchronous standby
- * may take over, so first wait until Patroni has made one of the region's nodes that. */
+ * may take over, so first wait until Patroni has made one of the region's nodes that. Then Redis's
+ * primary goes home too. */
 async function failback(ctx: DrillContext, region: string): Promise<string[]> {
   const { lab } = ctx;
   const sync = lab.t.database.synchronousMode;
   const candidate = await waitFor(`a ${sync ? "synchronous standby" : "replica"} in ${region}`, 60_000, async () =>
     (await lab.members()).find((m) => lab.host(m.name).region === region && m.state === "running" && (sync ? m.role === "sync_standby" : m.role === "replica"))?.name, 250);
-  return switchover(ctx, (await lab.leader())!, candidate);
+  return [...await switchover(ctx, (await lab.leader())!, candidate), ...await redisFailback(ctx, region)];
+}
+
+/** Moves the Redis primary back into `region` once the region's Redis replicas are in sync, as an
+ * operator would after a region returns (Sentinel never fails back by itself): SENTINEL FAILOVER with
+ * only the region's replicas to choose from. Each region drill then takes Redis's primary with it. */
+async function redisFailback(ctx: DrillContext, region: string): Promise<string[]> {
+  const { lab } = ctx;
+  const homeAddrs = new Set(lab.env.hosts.filter((h) => h.region === region && h.services.includes("redis")).map((h) => lab.env.addressOf(h.name)));
+  const nameOf = (addr: string) => lab.env.hosts.find((h) => lab.env.addressOf(h.name) === addr)?.name ?? addr;
+  const primary = await waitFor("Sentinels to agree on a Redis primary", 60_000, () => lab.redisPrimary(), 250);
+  if (homeAddrs.size === 0 || homeAddrs.has(primary)) return [];
+  await waitFor(`${region}'s Redis replicas in sync with ${nameOf(primary)}`, 60_000, async () => {
+    const info = String(await redisOnce(primary, 6379, lab.secrets.redis, ["INFO", "replication"]));
+    return [...homeAddrs].every((a) => new RegExp(`ip=${a.replace(/\./g, "\\.")},port=\\d+,state=online`).test(info));
+  }, 250);
+  const t0 = Date.now();
+  const sentinel = lab.hostsRunning("sentinel").find((h) => h.region === region) ?? lab.hostsRunning("sentinel")[0];
+  const onOld = (...args: string[]) => redisOnce(primary, 6379, lab.secrets.redis, args);
+  // Sentinel promotes without telling the old primary, which it turns into a replica only ~10 s later:
+  // writes it took meanwhile were lost (the lab saw 550). So its writes wait (CLIENT PAUSE … WRITE)
+  // while Sentinel switches, then its clients are dropped and reconnect to the new primary.
+  await onOld("CLIENT", "PAUSE", "15000", "WRITE");
+  try {
+    const reply = await redisOnce(lab.env.addressOf(sentinel.name), 26379, null, ["SENTINEL", "FAILOVER", sentinelMasterName(lab.t)]);
+    if (String(reply) !== "OK") throw new Error(`SENTINEL FAILOVER on ${sentinel.name}: ${String(reply)}`);
+    const now = await waitFor(`the Redis primary back in ${region}`, 60_000, async () => {
+      const p = await lab.redisPrimary();
+      return p && homeAddrs.has(p) ? p : undefined;
+    }, 100);
+    const dropped = await onOld("CLIENT", "KILL", "TYPE", "normal");
+    return [`Redis failback: writes paused on ${nameOf(primary)}, SENTINEL FAILOVER made ${nameOf(now)} the primary in ${secs(t0)} s, ${String(dropped)} clients of the old one dropped`];
+  } finally {
+    await onOld("CLIENT", "UNPAUSE").catch(() => undefined);
+  }
 }
 
 /** Kills every lab host of a region; with synchronous_mode the generated failover hook, triggered as
