@@ -13,7 +13,7 @@ import { renderAlertmanagerConfig, renderAlertmanagerDefaults, renderAlertRules,
 import { renderPatroniConfig } from "./render/patroni";
 import { renderPgbackrestConfig } from "./render/pgbackrest";
 import { renderRedisConfig, renderSentinelConfig } from "./render/redis";
-import { renderAppUnit, renderCreateclusterConf, renderEtcdDefaults, renderRedisUnitOverride } from "./render/system";
+import { renderAppUnit, renderCreateclusterConf, renderPatroniUnitOverride, renderEtcdDefaults, renderRedisUnitOverride } from "./render/system";
 import { productionRenderEnv, type RenderEnv } from "./render-env";
 import { appRole } from "./roles/app";
 import { commonRole, etcdRole, haproxyRole } from "./roles/base";
@@ -79,6 +79,7 @@ function sharedFiles(t: Topology, env: RenderEnv): Record<string, string> {
   return {
     "files/etcd/etcd.default": renderEtcdDefaults(),
     "files/patroni/createcluster.conf": renderCreateclusterConf(t),
+    "files/patroni/patroni-unit.conf": renderPatroniUnitOverride(),
     "files/redis/redis-server.conf": renderRedisUnitOverride(false),
     "files/redis/redis-sentinel.conf": renderRedisUnitOverride(true),
     "files/app/shop-app.service": renderAppUnit(t, "shop-app"),

@@ -96,6 +96,15 @@ describe("generateTree (example topology and outputs)", () => {
     expect(copy("alertmanager", "/alertmanager.yml")).toMatchObject({ validate: "amtool check-config %s" });
   });
 
+  it("keeps restarting Patroni until its DCS answers, with no systemd start limit", () => {
+    const dropIn = tree["files/patroni/patroni-unit.conf"];
+    expect(dropIn).toMatch(/^\[Unit\]\nStartLimitIntervalSec=0$/m);
+    expect(dropIn).toMatch(/^\[Service\]\nRestart=on-failure\nRestartSec=5$/m);
+    const tasks = yaml.load(tree["playbooks/roles/patroni/tasks/configure.yml"]) as Array<Record<string, Record<string, unknown>>>;
+    expect(tasks.find((task) => task["ansible.builtin.copy"]?.dest === "/etc/systemd/system/patroni.service.d/shop.conf")?.["ansible.builtin.copy"])
+      .toMatchObject({ src: "{{ shop_files_dir }}/patroni/patroni-unit.conf" });
+  });
+
   it("renders config files fully at generation time: no Jinja in files/ (Prometheus's own {{ $labels }} aside)", () => {
     for (const [file, content] of Object.entries(tree).filter(([f]) => f.startsWith("files/"))) {
       expect([file, content.replace(/\{\{ \$(labels\.\w+|value) \}\}/g, "").match(/\{\{|\{%/)]).toEqual([file, null]);

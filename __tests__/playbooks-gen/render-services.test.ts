@@ -50,6 +50,10 @@ describe("service config renderers (production env, example topology)", () => {
     it("takes raft timings from the preset", () => {
       expect(config).toMatchObject({ "heartbeat-interval": 100, "election-timeout": 1000 });
     });
+
+    it("turns pre-vote on, so a member returning from a partition does not depose the majority's leader", () => {
+      expect(config["pre-vote"]).toBe(true);
+    });
   });
 
   describe("patroni", () => {

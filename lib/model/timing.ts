@@ -75,6 +75,10 @@ export function watchdogTiming(preset: TimingPresetName): { readonly timeoutSeco
   return { timeoutSeconds, safetyMarginSeconds: ttl - timeoutSeconds };
 }
 
+/** How soon a Patroni that exited with an error is started again (systemd drop-in; the lab does the
+ * same for a host it booted). Patroni exits when it cannot reach the DCS at start-up. */
+export const PATRONI_RESTART_SECONDS = 5;
+
 export function presetOf(t: Pick<Topology, "timing">): TimingPreset {
   return TIMING_PRESETS[t.timing];
 }

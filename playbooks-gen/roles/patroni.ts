@@ -106,6 +106,8 @@ export const patroniRole: Role = {
     directory("Create the pgBackRest spool directory", "/var/spool/pgbackrest", "postgres", "0750"),
     directory("Create the pgBackRest include directory", "/etc/pgbackrest/conf.d", "root", "0755"),
     ...watchdogTasks,
+    directory("Create the Patroni unit drop-in directory", "/etc/systemd/system/patroni.service.d", "root", "0755"),
+    copyFile("Keep restarting Patroni until its DCS answers", `${SHARED_FILES}/patroni/patroni-unit.conf`, "/etc/systemd/system/patroni.service.d/shop.conf", { mode: "0644" }),
     copyFile("Install patroni.yml", `${HOST_FILES}/patroni.yml`, "{{ patroni_config_file }}", { owner: "postgres", group: "postgres", mode: "0640", notify: "Reload patroni" }),
     // Patroni must be restarted (a failover for the leader) to read new passwords: done by hand.
     secretFile("Write Patroni's passwords from Vault", "{{ patroni_env_file }}", [

@@ -1,6 +1,7 @@
 // Views for the small system files: pgBackRest, service defaults, systemd drop-ins and the app's units.
 import type { Host } from "../../lib/model/hosts";
 import { PORTS } from "../../lib/model/ports";
+import { PATRONI_RESTART_SECONDS } from "../../lib/model/timing";
 import type { Topology } from "../../lib/model/types";
 import type { RenderEnv } from "../render-env";
 import { APP_DIR, APP_ENV_FILE, APP_USER } from "../roles/app";
@@ -32,6 +33,10 @@ export function redisUnitOverrideView(sentinel: boolean) {
   return sentinel
     ? { unit: "redis-sentinel", sentinel, binary: "/usr/bin/redis-sentinel", config_file: SENTINEL_CONFIG_FILE }
     : { unit: "redis-server", sentinel, binary: "/usr/bin/redis-server", config_file: REDIS_CONFIG_FILE };
+}
+
+export function patroniUnitOverrideView() {
+  return { restart_seconds: PATRONI_RESTART_SECONDS };
 }
 
 export const APP_UNITS = { "shop-app": "startCommand", "shop-worker": "workerCommand" } as const;
