@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { loadTopology, type Host, type Service, type TimingPresetName, type Topology } from "../lib/model";
+import { loadTopology, PATRONI_RESTART_SECONDS, type Host, type Service, type TimingPresetName, type Topology } from "../lib/model";
 import { initialRedisPrimary, sentinelMasterName } from "../playbooks-gen/views/clusters";
 import { LAB_SERVICES, LabEnv, labHookHost, labHosts } from "./env";
 import { ORDERS_DDL, sql, type PgTarget } from "./pg";
@@ -74,15 +74,28 @@ export class Lab {
 
   get wanRttMs(): number { return this.state.wanRttMs ?? 0; }
 
+  /** The region the WAN has cut off, if any. */
+  private cutOff: string | null = null;
+
   /** Cuts a region off from every other region (the lab's own clients still reach it). */
   async isolateRegion(region: string): Promise<void> {
     if (!this.wan) throw new Error("cutting a region off needs the lab WAN: run the drill with --wan-rtt MS");
     await this.wan.isolate(region, { client: false });
+    this.cutOff = region;
   }
 
   /** Ends every partition. */
   async healWan(): Promise<void> {
     await this.wan?.heal();
+    this.cutOff = null;
+  }
+
+  /** Whether a client in `fromRegion` reaches the lab host at `addr` now (not across a partition).
+   * The lab's own clients reach every host; drills use this to place a client in a region. */
+  reachable(fromRegion: string, addr: string): boolean {
+    if (this.cutOff === null) return true;
+    const host = this.env.hosts.find((h) => this.env.addressOf(h.name) === addr);
+    return !host || (host.region === this.cutOff) === (fromRegion === this.cutOff);
   }
 
   /** WAN id: short, from the lab directory (namespaces are named shoplab-<id>-<region>). */
@@ -241,9 +254,46 @@ export class Lab {
       }
       const reset = settled.resets.filter((r) => r.at >= since).at(-1);
       this.startService(h, "patroni");
+      this.keepPatroniRunning(h);
       notes.push(reset ? `${h.name} reset by its watchdog ${(reset.at - since).toFixed(1)} s after the fault (killed ${reset.killed.length} processes), booted again`
         : `${h.name} booted again (its watchdog was not armed)`);
     }
+    return notes;
+  }
+
+  /** Hosts whose Patroni the lab restarts when it exits, and how often it did. */
+  private restarters = new Map<string, { timer: NodeJS.Timeout; restarts: number }>();
+
+  /** What the generated systemd drop-in does for a booted host: start Patroni again
+   * PATRONI_RESTART_SECONDS after it exits (it exits when it cannot reach etcd at start-up, e.g. in a
+   * region still cut off), while the host has power and no watchdog reset is due. */
+  private keepPatroniRunning(host: Host): void {
+    if (this.restarters.has(host.name)) return;
+    let goneSince: number | null = null;
+    const entry = { restarts: 0, timer: setInterval(() => {
+      const wd = this.watchdogStatus(host.name);
+      if (this.proc(host.name, "patroni") || !wd || wd.armed) {
+        goneSince = null;
+        return;
+      }
+      goneSince ??= Date.now();
+      if (Date.now() - goneSince < PATRONI_RESTART_SECONDS * 1000) return;
+      goneSince = null;
+      entry.restarts++;
+      this.startService(host, "patroni");
+    }, 250) };
+    entry.timer.unref();
+    this.restarters.set(host.name, entry);
+  }
+
+  /** Stops restarting Patroni on booted hosts; says how often it had to. */
+  stopRestarting(): string[] {
+    const notes: string[] = [];
+    for (const [name, r] of this.restarters) {
+      clearInterval(r.timer);
+      if (r.restarts) notes.push(`${name}: Patroni exited and was started again ${r.restarts}× (every ${PATRONI_RESTART_SECONDS} s, as the generated systemd drop-in does)`);
+    }
+    this.restarters.clear();
     return notes;
   }
 
@@ -425,6 +475,7 @@ export class Lab {
   /** Kills everything the lab started, by PID, and removes its working directory; with `keepTo`, the
    * per-host logs and rendered configs are moved there first (for a post-mortem). */
   async down(keepTo?: string): Promise<number> {
+    this.stopRestarting();
     const procs = this.liveProcs().map((x) => x.proc);
     await killAll(procs);
     await this.wan?.destroy();

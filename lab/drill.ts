@@ -105,7 +105,9 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec): Promise<
 
   const probe = startProbe(Object.fromEntries(pgNodes.map((n) => [n, lab.pgTarget(n)])));
   const writer = startWriter(lab.haproxyTarget(app.name), Number(firstId));
-  const redis = spec.withRedis ? redisWriter(sentinelAsk(lab), lab.secrets.redis, Date.now()) : null;
+  // The Redis client sits with the writer's app host: a region cut off from it is out of its reach.
+  const reach = (addr: string) => lab.reachable(app.region, addr);
+  const redis = spec.withRedis ? redisWriter(sentinelAsk(lab, reach), lab.secrets.redis, Date.now(), reach) : null;
   const notes: string[] = [`writer via HAProxy on ${app.name}`];
   let faultAt = Infinity;
   const ticker = setInterval(() => {
@@ -155,6 +157,7 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec): Promise<
     await writer.stop().catch((e: Error) => notes.push(e.message));
     await redis?.stop();
     await probe.stop().catch((e: Error) => notes.push(e.message));
+    notes.push(...lab.stopRestarting());
   }
   const redisOutcome = redis ? await judgeRedis(lab, redis.ops, faultAt, notes) : undefined;
 

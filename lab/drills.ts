@@ -44,9 +44,14 @@ async function rejoinRegion(ctx: DrillContext, region: string, logSizes: Map<str
   const t0 = Date.now();
   const pg = [...logSizes.keys()];
   const patroniLog = (n: string) => `${lab.env.paths(lab.host(n)).logDir}/patroni.log`;
+  // Streaming from the leader, as the leader sees it: a member's "running" in the DCS can be stale
+  // while it is still being rewound, and a switchover then would break the rewind mid-way.
   await waitFor(`${pg.join(", ")} to rejoin as streaming replicas`, 120_000, async () => {
-    const ms = await lab.members();
-    return pg.every((n) => ms.some((m) => m.name === n && m.state === "running" && m.role !== "leader"));
+    const leader = await lab.leader();
+    if (!leader) return false;
+    const st = await getJson(`http://${lab.env.addressOf(leader)}:8008/patroni`).catch(() => null);
+    const streaming = new Set((st?.replication ?? []).filter((r: { state: string }) => r.state === "streaming").map((r: { application_name: string }) => r.application_name));
+    return pg.every((n) => n !== leader && streaming.has(n));
   }, 250);
   // Only what Patroni logged since: did it rewind the node onto the new timeline?
   const rewound = pg.filter((n) => fs.readFileSync(patroniLog(n)).subarray(logSizes.get(n)).toString().includes("pg_rewind exit code=0"));

@@ -13,7 +13,7 @@ import type { Lab } from "./cluster";
 const OP_TIMEOUT_MS = 1000;
 
 /** Writes until `stop()`; each op is recorded like the SQL writer's (ok / fail / info = unknown). */
-export function redisWriter(ask: () => Promise<string | null>, password: string, firstId: number) {
+export function redisWriter(ask: () => Promise<string | null>, password: string, firstId: number, reachable: (addr: string) => boolean = () => true) {
   const ops: WriteOp[] = [];
   let running = true;
   const done = (async () => {
@@ -27,9 +27,19 @@ export function redisWriter(ask: () => Promise<string | null>, password: string,
         if (!conn) {
           const primary = await ask();
           if (!primary) throw Object.assign(new Error("Sentinels name no primary"), { certain: true });
+          if (!reachable(primary)) {
+            // Where the client sits, a partition hides this node: its connect times out.
+            await sleep(OP_TIMEOUT_MS);
+            throw Object.assign(new Error(`connect to ${primary}:6379 timed out (cut off from the client)`), { certain: true });
+          }
           conn = await Redis.connect(primary, 6379, OP_TIMEOUT_MS).catch((e: Error) => { throw Object.assign(e, { certain: true }); });
           await conn.command(["AUTH", password], OP_TIMEOUT_MS);
           node = primary;
+        }
+        if (!reachable(node)) {
+          // The node went behind a partition under an open connection: the command times out, unanswered.
+          await sleep(OP_TIMEOUT_MS);
+          throw new Error(`SET on ${node}:6379 timed out (cut off from the client)`);
         }
         await conn.command(["SET", `order:${id}`, String(id)], OP_TIMEOUT_MS);
         r = "ok";
@@ -49,6 +59,13 @@ export function redisWriter(ask: () => Promise<string | null>, password: string,
   return { ops, stop: async () => { running = false; await done; } };
 }
 
+/** Which of these order ids the current Redis primary (as the Sentinels name it) holds. */
+export async function redisReadBack(lab: Lab, ids: readonly number[]): Promise<Set<number>> {
+  const primary = await waitFor("Sentinels to agree on a primary", 30_000, () => lab.redisPrimary());
+  const values = ids.length ? await redisOnce(primary, 6379, lab.secrets.redis, ["MGET", ...ids.map((id) => `order:${id}`)]) : [];
+  return new Set(ids.filter((_, i) => Array.isArray(values) && values[i] !== null));
+}
+
 /** The most frequent error messages (first words) among failed writes, for the report. */
 function commonErrors(ops: readonly WriteOp[]): string {
   const counts = new Map<string, number>();
@@ -57,10 +74,10 @@ function commonErrors(ops: readonly WriteOp[]): string {
 }
 
 /** What a Sentinel-aware client does: ask the Sentinels, first that answers, for the primary. */
-export function sentinelAsk(lab: Lab): () => Promise<string | null> {
+export function sentinelAsk(lab: Lab, reachable: (addr: string) => boolean = () => true): () => Promise<string | null> {
   const sentinels = lab.hostsRunning("sentinel").map((h) => lab.env.addressOf(h.name));
   return async () => {
-    for (const s of sentinels) {
+    for (const s of sentinels.filter(reachable)) {
       const r = await redisOnce(s, 26379, null, ["SENTINEL", "get-master-addr-by-name", sentinelMasterName(lab.t)]).catch(() => null);
       if (Array.isArray(r)) return String(r[0]);
     }
@@ -128,9 +145,7 @@ export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
     await sampler;
   }
   const primary = await waitFor("Sentinels to agree on a primary", 30_000, () => lab.redisPrimary());
-  const ids = writer.ops.map((o) => o.id);
-  const values = await redisOnce(primary, 6379, password, ["MGET", ...ids.map((id) => `order:${id}`)]);
-  const present = new Set(ids.filter((_, i) => Array.isArray(values) && values[i] !== null));
+  const present = await redisReadBack(lab, writer.ops.map((o) => o.id));
   const summary = summarizeWrites(writer.ops, present);
   const concurrent = maxConcurrentPrimaries(primarySpans(samples, writer.ops.filter((o) => o.r === "ok").map((o) => ({ node: o.node!, at: o.t1 }))));
   if (concurrent.max > 1) notes.push(`${concurrent.nodes.join(" and ")} both answered as master at once`);

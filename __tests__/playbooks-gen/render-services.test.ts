@@ -65,6 +65,10 @@ describe("service config renderers (production env, example topology)", () => {
       expect(load("pg-nyc1-2").tags).not.toHaveProperty("failover_priority");
     });
 
+    it("rewinds a diverged node and rebuilds it when the rewind fails", () => {
+      expect(load("pg-nyc1-1").bootstrap.dcs.postgresql).toMatchObject({ use_pg_rewind: true, remove_data_directory_on_rewind_failure: true });
+    });
+
     it("takes DCS timings from the preset and bounds primary_start_timeout", () => {
       expect(load("pg-nyc1-1").bootstrap.dcs).toMatchObject({
         ttl: 10, loop_wait: 2, retry_timeout: 3, primary_start_timeout: 15,
