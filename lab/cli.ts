@@ -106,6 +106,10 @@ async function main(): Promise<number> {
       log(`lab in ${root}, preset ${lab.preset}`);
       for (const x of lab.liveProcs()) log(`  ${x.what.padEnd(28)} pid ${x.proc.pid}`);
       for (const m of await lab.members()) log(`  patroni ${m.name.padEnd(14)} ${m.role.padEnd(13)} ${m.state} lag ${m.lag ?? "-"}`);
+      for (const h of lab.hostsRunning("patroni")) {
+        const wd = lab.watchdogStatus(h.name);
+        log(`  watchdog ${h.name.padEnd(13)} ${wd === null ? "not running" : `${wd.armed ? `armed (timeout ${wd.timeoutSeconds} s)` : "disarmed"}, ${wd.resets.length} resets`}`);
+      }
       log(`  redis primary (Sentinels): ${(await lab.redisPrimary()) ?? "no agreement"}`);
       return 0;
     }
