@@ -45,8 +45,9 @@ const sqlTasks: Task[] = [
 
 /** The kernel watchdog Patroni arms before it leads: a leader whose Patroni stalls (paused, hung) is
  * reset before its key expires, so it cannot keep accepting writes beside a new primary (the lab's
- * patroni-freeze drill shows the split brain without it). patroni.yml asks for it in `automatic`
- * mode, the same file the lab boots without a device; these tasks make sure production has one. */
+ * patroni-freeze drill showed that split brain before the lab had a watchdog). patroni.yml asks for
+ * it in `automatic` mode; the lab boots the same file with its own device (a named pipe, Patroni's
+ * `testing` driver, a softdog stand-in); these tasks make sure production has one. */
 const watchdogTasks: Task[] = [
   {
     name: "Load the softdog watchdog at every boot",
