@@ -94,7 +94,7 @@ export class Lab {
    * The lab's own clients reach every host; drills use this to place a client in a region. */
   reachable(fromRegion: string, addr: string): boolean {
     if (this.cutOff === null) return true;
-    const host = this.env.hosts.find((h) => this.env.addressOf(h.name) === addr);
+    const host = this.env.hostAt(addr);
     return !host || (host.region === this.cutOff) === (fromRegion === this.cutOff);
   }
 
@@ -417,6 +417,12 @@ export class Lab {
     return (await this.members()).find((m) => m.role === "leader" && m.state === "running")?.name ?? null;
   }
 
+  /** The members streaming WAL from `node`, as it reports them (Patroni's /patroni `replication`). */
+  async streamingFrom(node: string): Promise<Set<string>> {
+    const st = await getJson(`http://${this.env.addressOf(node)}:8008/patroni`);
+    return new Set((st?.replication ?? []).filter((r: { state: string }) => r.state === "streaming").map((r: { application_name: string }) => r.application_name));
+  }
+
   /** Every lab service up and in its place: etcd healthy; per Patroni cluster one leader (or standby
    * leader, itself streaming from the primary) with every replica streaming, and a synchronous standby
    * when configured; HAProxy routing to the primary; Sentinels agreeing. */
@@ -429,12 +435,11 @@ export class Lab {
         const l = ms.find((m) => (m.role === "leader" || m.role === "standby_leader") && m.state === "running");
         if (!l || ms.length !== nodes.length || ms.some((m) => m.state !== "running")) return undefined;
         const primary = l.role === "leader";
-        const st = await getJson(`http://${this.env.addressOf(l.name)}:8008/patroni`);
         // This cluster's own replicas. A standby leader may stream from the primary or cascade from one
         // of its replicas (libpq takes the first of the primary cluster's hosts that answers): it is
         // checked on its own side, through its WAL receiver.
         const own = new Set(nodes.map((n) => n.name));
-        const streaming = (st?.replication ?? []).filter((r: { state: string; application_name: string }) => r.state === "streaming" && own.has(r.application_name)).length;
+        const streaming = [...await this.streamingFrom(l.name)].filter((n) => own.has(n)).length;
         const syncOk = !primary || !this.t.database.synchronousMode || ms.some((m) => m.role === "sync_standby");
         const upstreamOk = primary || (await sql(this.pgTarget(l.name), "SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'", 3000))[0] === "1";
         return streaming === nodes.length - 1 && syncOk && upstreamOk ? l : undefined;

@@ -49,8 +49,7 @@ async function rejoinRegion(ctx: DrillContext, region: string, logSizes: Map<str
   await waitFor(`${pg.join(", ")} to rejoin as streaming replicas`, 120_000, async () => {
     const leader = await lab.leader();
     if (!leader) return false;
-    const st = await getJson(`http://${lab.env.addressOf(leader)}:8008/patroni`).catch(() => null);
-    const streaming = new Set((st?.replication ?? []).filter((r: { state: string }) => r.state === "streaming").map((r: { application_name: string }) => r.application_name));
+    const streaming = await lab.streamingFrom(leader);
     return pg.every((n) => n !== leader && streaming.has(n));
   }, 250);
   // Only what Patroni logged since: did it rewind the node onto the new timeline?
@@ -88,7 +87,7 @@ async function failback(ctx: DrillContext, region: string): Promise<string[]> {
 async function redisFailback(ctx: DrillContext, region: string): Promise<string[]> {
   const { lab } = ctx;
   const homeAddrs = new Set(lab.env.hosts.filter((h) => h.region === region && h.services.includes("redis")).map((h) => lab.env.addressOf(h.name)));
-  const nameOf = (addr: string) => lab.env.hosts.find((h) => lab.env.addressOf(h.name) === addr)?.name ?? addr;
+  const nameOf = (addr: string) => lab.env.hostAt(addr)?.name ?? addr;
   const primary = await waitFor("Sentinels to agree on a Redis primary", 60_000, () => lab.redisPrimary(), 250);
   if (homeAddrs.size === 0 || homeAddrs.has(primary)) return [];
   // One of the region's Redis hosts replicating from the primary is enough: Sentinel promotes among

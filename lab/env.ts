@@ -67,6 +67,11 @@ export class LabEnv implements RenderEnv {
     return a;
   }
 
+  /** The lab host at a loopback address, if any. */
+  hostAt(addr: string): Host | undefined {
+    return this.hosts.find((h) => this.addresses.get(h.name) === addr);
+  }
+
   listenAddress(host: Host): string {
     return this.addressOf(host.name);
   }

@@ -90,7 +90,7 @@ export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
   const password = lab.secrets.redis;
   await lab.waitHealthy(180_000);
   const old = await waitFor("Sentinels to agree on a primary", 30_000, () => lab.redisPrimary());
-  const oldHost = lab.env.hosts.find((h) => lab.env.addressOf(h.name) === old)!;
+  const oldHost = lab.env.hostAt(old)!;
   const ask = sentinelAsk(lab);
   // Role of every Redis node, sampled like the PostgreSQL prober. p = 1 only for a master that can take
   // writes: with min-replicas-to-write 1, a restarted old master without replicas refuses them.
@@ -158,7 +158,7 @@ export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
   const layers = p === null || gap.backAt === null ? "" : `sentinel ${p.toFixed(1)} s to promote (down-after ${presetOf(lab.t).sentinel.downAfterMs}–${presetOf(lab.t).sentinel.downAfterMs + (lab.hostsRunning("sentinel").length - 1) * SENTINEL_DOWN_AFTER_STAGGER_MS} ms, staggered); `
     + (refused.length ? `then the new primary refused writes with NOREPLICAS for ${(refused.at(-1)!.t1 - faultAt - p).toFixed(1)} s (min-replicas-to-write until a replica resynced)` : `client ${(gap.backAt - faultAt - p).toFixed(1)} s to follow`);
   if (target !== null && rto !== null && rto > target) notes.push(`missed the ${target} s target: ${layers}`);
-  const newHost = lab.env.hosts.find((h) => lab.env.addressOf(h.name) === primary)?.name ?? primary;
+  const newHost = lab.env.hostAt(primary)?.name ?? primary;
   return {
     name: "redis-primary-loss", preset: lab.preset, rtoSeconds: rto === null ? null : Math.round(rto * 100) / 100,
     promotedAfterSeconds: p === null ? null : Math.round(p * 100) / 100, ackedWrites: summary.acked, lostAckedWrites: summary.lost.length, lostAckedWritesBound: 0,

@@ -86,6 +86,7 @@ class Watchdog:
         self.resets = []
         self.arms = 0
         self.last_keepalive = None
+        self._cmd = None  # a "C…" command being read, up to its newline
 
     def write_status(self):
         tmp = self.args.status + ".tmp"
@@ -103,7 +104,7 @@ class Watchdog:
 
     def feed(self, data, now):
         changed = False
-        buf = getattr(self, "_cmd", None)
+        buf = self._cmd
         for b in data:
             c = chr(b)
             if buf is not None:
