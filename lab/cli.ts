@@ -2,10 +2,10 @@
 // injects faults and measures recovery and lost writes (README, "Failover lab").
 import * as path from "path";
 import { loadTopology, TIMING_PRESETS, type TimingPresetName } from "../lib/model";
-import { Lab, type LabOptions } from "./cluster";
-import { VIOLATION } from "./drill";
-import { defaultDrills, DRILL_MODES, DRILLS, runDrills } from "./drills";
-import { writeReport } from "./report";
+import { Lab, type LabOptions } from "./backends/loopback/lab";
+import { VIOLATION } from "./drills/pg-drill";
+import { defaultDrills, DRILL_MODES, DRILLS, runDrills } from "./drills/registry";
+import { writeReport } from "./drills/report";
 
 interface Args {
   readonly command: string;

@@ -4,7 +4,7 @@ import { spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 
-/** A Python helper shipped in lab/: next to this file under ts-jest; in the source tree when running
+/** A Python helper shipped in lab/ (`name`: its path under lab/): next to this file under ts-jest; in the source tree when running
  * from dist/lab, where the .py files are not copied. */
 export function labScript(name: string): string {
   const candidates = [path.join(__dirname, name), path.join(__dirname, "..", "..", "lab", name)];

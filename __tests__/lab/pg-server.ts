@@ -4,8 +4,8 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { POSTGRES_BIN_DIR } from "../../lab/env";
-import { ORDERS_DDL, sql, type PgTarget } from "../../lab/pg";
+import { POSTGRES_BIN_DIR } from "../../lab/backends/loopback/env";
+import { ORDERS_DDL, sql, type PgTarget } from "../../lab/clients/pg";
 import { childrenOf, isAlive, killAll, start, waitFor, type Proc } from "../../lab/proc";
 
 const asPostgres = (cmd: string, args: string[]) =>

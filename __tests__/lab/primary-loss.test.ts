@@ -5,9 +5,9 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { requireDebianPackages } from "../support/debian";
-import { Lab } from "../../lab/cluster";
-import { DRILLS } from "../../lab/drills";
-import type { DrillResult } from "../../lab/drill";
+import { Lab } from "../../lab/backends/loopback/lab";
+import { DRILLS } from "../../lab/drills/registry";
+import type { DrillResult } from "../../lab/drills/pg-drill";
 import { isAlive } from "../../lab/proc";
 
 describe("primary-loss drill on the example topology (balanced)", () => {

@@ -8,7 +8,7 @@ import * as os from "os";
 import * as path from "path";
 import { requireDebianPackages } from "../support/debian";
 import { isAlive, start, waitFor, type Proc } from "../../lab/proc";
-import { WanNetwork } from "../../lab/wan";
+import { WanNetwork } from "../../lab/net/wan";
 
 const DELAY = 20;
 const PORT = 7707;
@@ -247,7 +247,7 @@ describe("lab WAN forwarder without its parent", () => {
       parent: { pid: parent.pid, startTime: stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] },
     };
     fs.writeFileSync(path.join(dir, "wt3.json"), JSON.stringify(config));
-    const fwd = start({ cmd: "/usr/bin/python3", args: [path.join(__dirname, "../../lab/wan-forwarder.py"), path.join(dir, "wt3.json")], logFile: path.join(dir, "wt3.log") });
+    const fwd = start({ cmd: "/usr/bin/python3", args: [path.join(__dirname, "../../lab/net/wan-forwarder.py"), path.join(dir, "wt3.json")], logFile: path.join(dir, "wt3.log") });
     try {
       await waitFor("the forwarder to be ready", 10_000, () => fs.existsSync(config.controlSocket));
       expect(netnsList()).toMatch(/shoplab-wt3-r/);

@@ -55,7 +55,7 @@ describe("watchdog stand-in (with Patroni's testing driver)", () => {
     } }));
     standIn = start({
       cmd: "/usr/bin/python3",
-      args: [labScript("watchdog-stand-in.py"), "--device", path.join(dir, "watchdog"), "--host", "db-1", "--state", path.join(dir, "state.json"), "--status", path.join(dir, "status.json")],
+      args: [labScript("stand-ins/watchdog-stand-in.py"), "--device", path.join(dir, "watchdog"), "--host", "db-1", "--state", path.join(dir, "state.json"), "--status", path.join(dir, "status.json")],
       logFile: path.join(dir, "stand-in.out"),
     });
     started.push(standIn);

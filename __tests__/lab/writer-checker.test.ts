@@ -1,8 +1,8 @@
 // The writer and checker shared by every drill: pure checks on crafted histories, then the real
 // writer against a real PostgreSQL that is SIGKILLed and restarted under it.
 import { requireDebianPackages } from "../support/debian";
-import { maxConcurrentPrimaries, primarySpans, promotedAfter, summarizeWrites, writeGap } from "../../lab/checker";
-import { readOrders, startProbe, startWriter, type ProbeSample, type WriteOp } from "../../lab/pg";
+import { maxConcurrentPrimaries, primarySpans, promotedAfter, summarizeWrites, writeGap } from "../../lab/drills/checker";
+import { readOrders, startProbe, startWriter, type ProbeSample, type WriteOp } from "../../lab/clients/pg";
 import { sleep, waitFor } from "../../lab/proc";
 import { PgServer } from "./pg-server";
 

@@ -1,7 +1,7 @@
 // patronictl against the lab, with the same config file and environment as the node's Patroni.
 import { execFile } from "child_process";
 import * as path from "path";
-import type { Lab } from "./cluster";
+import type { Lab } from "./lab";
 import { CONFIG_FILES, patroniEnvironment } from "./render";
 
 export function patronictl(lab: Lab, viaHost: string, args: readonly string[], timeoutMs = 60_000): Promise<string> {

@@ -2,8 +2,8 @@
 // ratio, and the JSON file.
 import * as fs from "fs";
 import * as os from "os";
-import type { LabOptions } from "./cluster";
-import type { DrillResult } from "./drill";
+import type { LabOptions } from "../backends/loopback/lab";
+import type { DrillResult } from "./pg-drill";
 
 const fmt = (n: number | null) => (n === null ? "-" : n.toFixed(1));
 

@@ -2,8 +2,8 @@
 // and prober (psycopg2 comes with Debian's python3; the `pg` npm package is not a dependency).
 import { execFile, spawn, type ChildProcess } from "child_process";
 import * as path from "path";
-import { POSTGRES_BIN_DIR } from "./env";
-import { labScript } from "./proc";
+import { POSTGRES_BIN_DIR } from "../backends/loopback/env";
+import { labScript } from "../proc";
 
 export interface PgTarget {
   readonly host: string;
@@ -53,7 +53,7 @@ export class Helper<T> {
 
   constructor(mode: "writer" | "probe", config: object, onRecord?: (r: T) => void) {
     // Debian's interpreter explicitly: a python3 without psycopg2 comes first on PATH.
-    this.child = spawn("/usr/bin/python3", [labScript("pghelper.py"), mode, JSON.stringify(config)], { stdio: ["pipe", "pipe", "pipe"] });
+    this.child = spawn("/usr/bin/python3", [labScript("clients/pghelper.py"), mode, JSON.stringify(config)], { stdio: ["pipe", "pipe", "pipe"] });
     let buf = "";
     this.child.stdout!.on("data", (d: Buffer) => {
       buf += d.toString();

@@ -1,9 +1,9 @@
 // The lab's RenderEnv: the same renderers as production, with each lab host on its own loopback
 // address and every path under the lab's working directory. Nothing else may differ (DESIGN.md).
 import * as path from "path";
-import { hostsOf, type Host, type Service, type Topology } from "../lib/model";
-import type { FailoverHookEnv, HostPaths, RenderEnv, WatchdogEnv } from "../playbooks-gen/render-env";
-import { FAILOVER_HOOK_LISTEN, failoverHookNeeded, survivingRegion } from "../playbooks-gen/views/failover";
+import { hostsOf, type Host, type Service, type Topology } from "../../../lib/model";
+import type { FailoverHookEnv, HostPaths, RenderEnv, WatchdogEnv } from "../../../playbooks-gen/render-env";
+import { FAILOVER_HOOK_LISTEN, failoverHookNeeded, survivingRegion } from "../../../playbooks-gen/views/failover";
 
 /** The hook keeps production's port on its lab host; the DigitalOcean API stand-in listens next to it. */
 export const FAILOVER_HOOK_PORT = Number(FAILOVER_HOOK_LISTEN.split(":")[1]);
@@ -81,7 +81,7 @@ export class LabEnv implements RenderEnv {
   }
 
   /** Patroni's watchdog: a named pipe per host with Patroni's `testing` driver, read by the lab's
-   * stand-in for softdog (lab/watchdog-stand-in.py). */
+   * stand-in for softdog (lab/stand-ins/watchdog-stand-in.py). */
   watchdog(host: Host): WatchdogEnv {
     return { device: path.join(this.paths(host).runDir, "watchdog"), driver: "testing" };
   }

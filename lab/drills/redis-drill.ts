@@ -1,14 +1,14 @@
 // redis-primary-loss: a writer that finds the primary through Sentinel (as Sentinel-aware clients do)
 // SETs numbered orders; the primary's redis-server is SIGKILLed; Sentinel must promote a replica.
-import { presetOf } from "../lib/model";
-import { sentinelMasterName } from "../playbooks-gen/views/clusters";
+import { presetOf } from "../../lib/model";
+import { sentinelMasterName } from "../../playbooks-gen/views/clusters";
 import { maxConcurrentPrimaries, primarySpans, summarizeWrites, writeGap } from "./checker";
-import { TARGETS, VIOLATION, type DrillContext, type DrillResult } from "./drill";
-import type { ProbeSample, WriteOp } from "./pg";
-import { sleep, waitFor } from "./proc";
-import { SENTINEL_DOWN_AFTER_STAGGER_MS } from "../lib/model/timing";
-import { Redis, redisOnce } from "./resp";
-import type { Lab } from "./cluster";
+import { TARGETS, VIOLATION, type DrillContext, type DrillResult } from "./pg-drill";
+import type { ProbeSample, WriteOp } from "../clients/pg";
+import { sleep, waitFor } from "../proc";
+import { SENTINEL_DOWN_AFTER_STAGGER_MS } from "../../lib/model/timing";
+import { Redis, redisOnce } from "../clients/resp";
+import type { Lab } from "../backends/loopback/lab";
 
 const OP_TIMEOUT_MS = 1000;
 

@@ -3,9 +3,9 @@
 // tags their droplets carry in the region stacks; a power-off SIGKILLs every process of those hosts
 // (PostgreSQL included) and, like the real API, completes some time after the 202 that queued it.
 import * as http from "http";
-import { projectTag, tierRegionTag } from "../lib/model/naming";
-import type { Lab } from "./cluster";
-import { DIGITALOCEAN_STAND_IN_PORT } from "./env";
+import { projectTag, tierRegionTag } from "../../lib/model/naming";
+import type { Lab } from "../backends/loopback/lab";
+import { DIGITALOCEAN_STAND_IN_PORT } from "../backends/loopback/env";
 
 interface Action {
   readonly id: number;

@@ -4,14 +4,14 @@ import { execFileSync, spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { loadTopology, PATRONI_RESTART_SECONDS, type Host, type Service, type TimingPresetName, type Topology } from "../lib/model";
-import { initialRedisPrimary, sentinelMasterName } from "../playbooks-gen/views/clusters";
+import { loadTopology, PATRONI_RESTART_SECONDS, type Host, type Service, type TimingPresetName, type Topology } from "../../../lib/model";
+import { initialRedisPrimary, sentinelMasterName } from "../../../playbooks-gen/views/clusters";
 import { LAB_SERVICES, LabEnv, labHookHost, labHosts } from "./env";
-import { ORDERS_DDL, sql, type PgTarget } from "./pg";
-import { childrenOf, isAlive, killAll, labScript, procOf, signal, start, waitFor, type Proc, type SpawnSpec } from "./proc";
-import { WanNetwork } from "./wan";
+import { ORDERS_DDL, sql, type PgTarget } from "../../clients/pg";
+import { childrenOf, isAlive, killAll, labScript, procOf, signal, start, waitFor, type Proc, type SpawnSpec } from "../../proc";
+import { WanNetwork } from "../../net/wan";
 import { CONFIG_FILES, newSecrets, patroniEnvironment, renderHost, type Secrets } from "./render";
-import { redisOnce } from "./resp";
+import { redisOnce } from "../../clients/resp";
 
 export interface LabOptions {
   readonly topologyFile: string;
@@ -34,7 +34,7 @@ interface LabState extends LabOptions {
 
 export interface Member { readonly name: string; readonly role: string; readonly state: string; readonly lag?: number | string }
 
-/** What a host's watchdog stand-in reports (lab/watchdog-stand-in.py). */
+/** What a host's watchdog stand-in reports (lab/stand-ins/watchdog-stand-in.py). */
 export interface WatchdogStatus {
   readonly armed: boolean;
   readonly timeoutSeconds: number;
@@ -195,7 +195,7 @@ export class Lab {
     this.save();
   }
 
-  /** A database host's watchdog, as softdog would be there: the lab's stand-in (lab/watchdog-stand-in.py)
+  /** A database host's watchdog, as softdog would be there: the lab's stand-in (lab/stand-ins/watchdog-stand-in.py)
    * behind the named pipe Patroni's `testing` driver opens. Hardware, not a service: it runs in the root
    * namespace, as root, survives a crash of the host's processes and resets the host when an armed
    * watchdog starves. Started before Patroni, once per power-on. */
@@ -208,7 +208,7 @@ export class Lab {
     fs.rmSync(status, { force: true });
     this.state.procs[key] = start({
       cmd: "/usr/bin/python3",
-      args: [labScript("watchdog-stand-in.py"), "--device", device, "--host", host.name, "--state", path.join(this.state.root, "state.json"),
+      args: [labScript("stand-ins/watchdog-stand-in.py"), "--device", device, "--host", host.name, "--state", path.join(this.state.root, "state.json"),
         "--pgdata", p.pgDataDir, "--status", status, ...(process.getuid?.() === 0 ? ["--owner", RUN_AS.patroni!] : [])],
       logFile: path.join(p.logDir, "watchdog.out"),
     });

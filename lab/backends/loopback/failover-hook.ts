@@ -6,10 +6,10 @@
 // `for:` and Alertmanager's group_wait).
 import * as fs from "fs";
 import * as path from "path";
-import { renderFailoverHookConfig, renderFailoverHookScript, renderFailoverPatronictlConfig } from "../playbooks-gen/render/failover";
-import { FAILOVER_HOOK_TOKEN_NAME } from "../playbooks-gen/views/failover";
-import type { Lab } from "./cluster";
-import { killAll, waitFor, type Proc } from "./proc";
+import { renderFailoverHookConfig, renderFailoverHookScript, renderFailoverPatronictlConfig } from "../../../playbooks-gen/render/failover";
+import { FAILOVER_HOOK_TOKEN_NAME } from "../../../playbooks-gen/views/failover";
+import type { Lab } from "./lab";
+import { killAll, waitFor, type Proc } from "../../proc";
 
 export class FailoverHook {
   private constructor(private readonly proc: Proc, private readonly url: string, readonly logFile: string) {}

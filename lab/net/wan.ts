@@ -1,5 +1,5 @@
 // Inter-region WAN for the lab: this kernel has no netem, so each region (or each host) runs in its
-// own network namespace, every server still on its loopback address, and lab/wan-forwarder.py moves
+// own network namespace, every server still on its loopback address, and lab/net/wan-forwarder.py moves
 // packets between the namespaces through TUN devices, adding the one-way delay of each region pair
 // and dropping everything between partitioned regions. The root namespace is the zero-delay "client"
 // region: the lab's own process reaches every host directly.
@@ -8,7 +8,7 @@ import * as fs from "fs";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { isAlive, labScript, procOf, signal, start, waitFor, type Proc } from "./proc";
+import { isAlive, labScript, procOf, signal, start, waitFor, type Proc } from "../proc";
 
 const IP = "/usr/sbin/ip";
 const NSENTER = "/usr/bin/nsenter";
@@ -179,7 +179,7 @@ export class WanNetwork {
     const configFile = path.join(options.logDir, `wan-${options.id}.json`);
     fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
     const logFile = path.join(options.logDir, `wan-${options.id}.log`);
-    const forwarder = start({ cmd: PYTHON, args: [labScript("wan-forwarder.py"), configFile], logFile });
+    const forwarder = start({ cmd: PYTHON, args: [labScript("net/wan-forwarder.py"), configFile], logFile });
     const wan = new WanNetwork(options, nodes, forwarder, controlSocket, logFile);
     try {
       await waitFor("the WAN forwarder to answer", 15_000, async () => {

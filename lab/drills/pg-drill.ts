@@ -1,11 +1,11 @@
 // The shared drill harness for the database drills: healthy cluster → prober + writer through
 // HAProxy → random delay 0…loop_wait → fault → wait for writes to come back → heal → checker.
-import { presetOf, rtoBudget, type Host, type TimingPresetName } from "../lib/model";
+import { presetOf, rtoBudget, type Host, type TimingPresetName } from "../../lib/model";
 import { maxConcurrentPrimaries, primarySpans, promotedAfter, summarizeWrites, writeGap } from "./checker";
-import type { Lab } from "./cluster";
-import { readOrders, sql, startProbe, startWriter, type WriteOp } from "./pg";
+import type { Lab } from "../backends/loopback/lab";
+import { readOrders, sql, startProbe, startWriter, type WriteOp } from "../clients/pg";
 import { redisReadBack, redisWriter, sentinelAsk } from "./redis-drill";
-import { sleep, waitFor } from "./proc";
+import { sleep, waitFor } from "../proc";
 
 export interface DrillResult {
   readonly name: string;

@@ -2,19 +2,19 @@
 // stock baseline) and runs them in order.
 import * as fs from "fs";
 import * as path from "path";
-import { presetOf, type DatabaseMode, type Host, type TimingPresetName } from "../lib/model";
-import { Lab, type LabOptions } from "./cluster";
-import { primariesNow, runPgDrill, VIOLATION, type DrillContext, type DrillResult, type PgDrillSpec } from "./drill";
-import { sql } from "./pg";
-import { patronictl, setSynchronousMode } from "./patronictl";
-import { killAll, signal, sleep, waitFor } from "./proc";
-import { FailoverHook } from "./hook";
-import { DigitalOceanStandIn } from "./digitalocean-stand-in";
-import { getJson } from "./cluster";
+import { presetOf, type DatabaseMode, type Host, type TimingPresetName } from "../../lib/model";
+import { Lab, type LabOptions } from "../backends/loopback/lab";
+import { primariesNow, runPgDrill, VIOLATION, type DrillContext, type DrillResult, type PgDrillSpec } from "./pg-drill";
+import { sql } from "../clients/pg";
+import { patronictl, setSynchronousMode } from "../backends/loopback/patronictl";
+import { killAll, signal, sleep, waitFor } from "../proc";
+import { FailoverHook } from "../backends/loopback/failover-hook";
+import { DigitalOceanStandIn } from "../stand-ins/digitalocean-stand-in";
+import { getJson } from "../backends/loopback/lab";
 import { randomBytes } from "crypto";
 import { runRedisDrill } from "./redis-drill";
-import { redisOnce } from "./resp";
-import { sentinelMasterName } from "../playbooks-gen/views/clusters";
+import { redisOnce } from "../clients/resp";
+import { sentinelMasterName } from "../../playbooks-gen/views/clusters";
 import { printRow, printSummary } from "./report";
 
 const none = async () => [] as string[];

@@ -3,12 +3,12 @@
 import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import type { Host, Topology } from "../lib/model";
-import { renderEtcdConfig } from "../playbooks-gen/render/etcd";
-import { renderHaproxyConfig } from "../playbooks-gen/render/haproxy";
-import { renderPatroniConfig } from "../playbooks-gen/render/patroni";
-import { REDIS_AUTH_FILE, SENTINEL_AUTH_FILE, renderRedisConfig, renderSentinelConfig } from "../playbooks-gen/render/redis";
-import { sentinelMasterName } from "../playbooks-gen/views/clusters";
+import type { Host, Topology } from "../../../lib/model";
+import { renderEtcdConfig } from "../../../playbooks-gen/render/etcd";
+import { renderHaproxyConfig } from "../../../playbooks-gen/render/haproxy";
+import { renderPatroniConfig } from "../../../playbooks-gen/render/patroni";
+import { REDIS_AUTH_FILE, SENTINEL_AUTH_FILE, renderRedisConfig, renderSentinelConfig } from "../../../playbooks-gen/render/redis";
+import { sentinelMasterName } from "../../../playbooks-gen/views/clusters";
 import type { LabEnv } from "./env";
 
 export interface Secrets {
