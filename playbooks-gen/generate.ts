@@ -23,6 +23,7 @@ import { patroniRole } from "./roles/patroni";
 import { redisRole, sentinelRole } from "./roles/redis";
 import { roleFiles } from "./roles/role";
 import { VAULT_VARIABLES } from "./roles/vault";
+import { requirementsView } from "./views/collections";
 import { failoverHookNeeded } from "./views/failover";
 import { groupVarsView } from "./views/groupvars";
 import { hostVarsView, inventoryView } from "./views/inventory";
@@ -41,6 +42,12 @@ nocows = true
 # Ansible connects as the deploy user cloud-init created (root SSH is disabled) and becomes root or a
 # service user with sudo (also set in group_vars/all.yml, for runs from another directory).
 become_method = sudo
+
+[ssh_connection]
+# Modules reach the host through sudo's stdin instead of temporary files, so becoming an unprivileged user
+# (postgres, shop) needs no world-readable temporary files. Debian's sudoers has no requiretty,
+# which pipelining would trip over. The common role also installs acl for the tasks that still copy.
+pipelining = True
 `;
 
 const YAMLLINT = `---
@@ -122,6 +129,7 @@ export function generateTree(t: Topology, outputs: DeployOutputs, outputsFile: s
   const files: Record<string, string> = {
     "ansible.cfg": withMarker(ANSIBLE_CFG),
     ".yamllint": withMarker(YAMLLINT),
+    "requirements.yml": dumpYaml(requirementsView()),
     "inventory/hosts.yml": dumpYaml(inventoryView(t, outputs)),
     "vault.example.yml": dumpDocumented("Every secret the playbooks need. Copy to a file outside this tree, fill in, encrypt:\n  ansible-vault create ../vault.yml   (then: ansible-playbook ... -e @../vault.yml --ask-vault-pass)",
       VAULT_VARIABLES.map(([name, description]) => ({ name, description, value: null }))),

@@ -3,6 +3,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { writeTree } from "../../playbooks-gen/engine/tree";
 import { generateTree } from "../../playbooks-gen/generate";
 import { requireDebianPackages } from "../support/debian";
@@ -70,6 +71,17 @@ describe("the generated tree passes the real tools", () => {
     expect(check("ansible-lint", ["--offline", "--profile", "production", "--nocolor"], dir, 300_000)).toMatch(passed);
     expect(check("ansible-lint", ["--offline", "--profile", "production", "--nocolor", "playbooks/promote-region.yml"], standbyDir, 300_000)).toMatch(passed);
   }, 620_000);
+
+  it("ansible reads pipelining from the tree's ansible.cfg, and Debian's collections satisfy requirements.yml", () => {
+    // pipelining is an option of the ssh connection plugin: it shows among the plugins' settings.
+    expect(check("ansible-config", ["dump", "--only-changed", "-t", "connection"], dir)).toMatch(/^ssh:\n_+\n(.*\n)*pipelining\(.*ansible\.cfg\) = True$/m);
+    const installed = new Map<string, string>();
+    for (const paths of Object.values(JSON.parse(check("ansible-galaxy", ["collection", "list", "--format", "json"], dir)) as Record<string, Record<string, { version: string }>>)) {
+      for (const [name, { version }] of Object.entries(paths)) if (!installed.has(name)) installed.set(name, version);
+    }
+    const requirements = yaml.load(fs.readFileSync(path.join(dir, "requirements.yml"), "utf8")) as { collections: Array<{ name: string; version: string }> };
+    for (const c of requirements.collections) expect([c.name, `>=${installed.get(c.name)},`]).toEqual([c.name, expect.stringContaining(c.version.split("<")[0])]);
+  });
 
   it("yamllint accepts every YAML file with the tree's config", () => {
     check("yamllint", ["--strict", "-c", ".yamllint", "."], dir);

@@ -9,7 +9,9 @@ export const commonRole: Role = {
   description: "Names every peer in /etc/hosts (configs address hosts by name) and runs the node exporter.",
   inputs: [
     { name: "common_etc_hosts_block", type: "str", default: "", description: "Lines `<private IP> <host name>` for every host of the deployment." },
-    { name: "common_packages", type: "list", default: ["ca-certificates", "curl", "prometheus-node-exporter"], description: "Packages every host gets." },
+    // acl: Ansible hands a module to an unprivileged become_user (postgres, shop) through setfacl when it
+    // cannot pipe it; bare Debian 12 lacks it, and common runs before any role that becomes such a user.
+    { name: "common_packages", type: "list", default: ["acl", "ca-certificates", "curl", "prometheus-node-exporter"], description: "Packages every host gets (acl first: later roles become unprivileged users)." },
   ],
   install: [{ name: "Install base packages", "ansible.builtin.apt": { name: "{{ common_packages }}", state: "present", update_cache: true, cache_valid_time: 3600 } }],
   configure: [{

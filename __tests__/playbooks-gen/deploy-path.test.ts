@@ -1,0 +1,61 @@
+// The deploy path on bare Debian 12 as the README runs it: Ansible connects as the unprivileged
+// deploy user cloud-init creates and becomes root, or a service user, with sudo. What a trial converge
+// of systemd containers found missing is held here, read from the generated tree.
+import * as yaml from "js-yaml";
+import { generateTree } from "../../playbooks-gen/generate";
+import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
+
+type Task = Record<string, unknown>;
+
+const tree = generateTree(example(), exampleOutputs(), EXAMPLE_OUTPUTS);
+const standbyTree = generateTree(standbyExample(), exampleOutputs(), EXAMPLE_OUTPUTS);
+const load = <T = Task[]>(file: string, from = tree) => yaml.load(from[file]) as T;
+
+/** Every mapping anywhere inside a parsed YAML document (tasks inside blocks and plays included). */
+function mappings(node: unknown): Task[] {
+  if (Array.isArray(node)) return node.flatMap(mappings);
+  if (node && typeof node === "object") return [node as Task, ...Object.values(node).flatMap(mappings)];
+  return [];
+}
+const playbookFiles = (from: Record<string, string>) => Object.keys(from).filter((f) => f === "site.yml" || (f.startsWith("playbooks/") && f.endsWith(".yml")));
+
+describe("converging bare Debian 12 as the unprivileged deploy user", () => {
+  it("installs acl in the common role, which runs on every host before any task becomes an unprivileged user", () => {
+    const common = load<Record<string, unknown>>("playbooks/roles/common/defaults/main.yml");
+    expect(common.common_packages).toContain("acl");
+    expect(load<Task[]>("playbooks/roles/common/tasks/install.yml")[0]).toMatchObject({ "ansible.builtin.apt": { name: "{{ common_packages }}" } });
+    const site = load<Task[]>("site.yml");
+    expect(site[0]["ansible.builtin.import_playbook"]).toBe("playbooks/common.yml");
+    expect(load<Task[]>("playbooks/common.yml")).toEqual([expect.objectContaining({ hosts: "all", roles: ["common"] })]);
+    // The roles that become postgres or shop all come after it.
+    const becoming = Object.keys(tree).filter((f) => f.endsWith(".yml") && mappings(load(f)).some((m) => typeof m.become_user === "string" && m.become_user !== "root"));
+    expect(becoming.length).toBeGreaterThan(0);
+    expect(becoming.filter((f) => f.startsWith("playbooks/roles/common/"))).toEqual([]);
+  });
+
+  it("pipes modules to sudo, so becoming postgres or shop needs no temporary files", () => {
+    const cfg = tree["ansible.cfg"];
+    expect(cfg).toMatch(/^\[ssh_connection\]\n(#.*\n)*pipelining = True$/m);
+  });
+
+  it("lists in requirements.yml every collection the playbooks use, at the versions of Debian's ansible 7.7", () => {
+    const used = new Set<string>();
+    for (const from of [tree, standbyTree]) {
+      for (const file of playbookFiles(from)) {
+        for (const m of mappings(load(file, from))) {
+          for (const key of Object.keys(m)) {
+            const fqcn = /^([a-z0-9_]+\.[a-z0-9_]+)\.[a-z0-9_]+$/.exec(key);
+            if (fqcn && fqcn[1] !== "ansible.builtin") used.add(fqcn[1]);
+          }
+        }
+      }
+    }
+    const requirements = load<{ collections: Array<{ name: string; version: string }> }>("requirements.yml");
+    expect(requirements.collections.map((c) => c.name).sort()).toEqual([...used].sort());
+    expect(requirements.collections).toEqual(expect.arrayContaining([
+      { name: "community.general", version: ">=6.6.2,<7.0.0" },
+      { name: "community.postgresql", version: ">=2.4.2,<3.0.0" },
+      { name: "ansible.posix", version: ">=1.5.4,<2.0.0" },
+    ]));
+  });
+});
