@@ -10,11 +10,15 @@ import { renderEtcdConfig } from "../../playbooks-gen/render/etcd";
 import { renderPatroniConfig } from "../../playbooks-gen/render/patroni";
 import { REDIS_AUTH_FILE, renderRedisConfig, renderSentinelConfig, SENTINEL_AUTH_FILE } from "../../playbooks-gen/render/redis";
 import type { RenderEnv } from "../../playbooks-gen/render-env";
+import * as yaml from "js-yaml";
+import { generateTree } from "../../playbooks-gen/generate";
 import { requireDebianPackages } from "../support/debian";
-import { example } from "./fixtures";
+import { ansibleCondition } from "./ansible-eval";
+import { example, EXAMPLE_OUTPUTS, exampleOutputs } from "./fixtures";
 
 const t = example();
 const hosts = hostsOf(t);
+const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
 const address = (name: string) => `127.0.77.${2 + hosts.findIndex((h) => h.name === name)}`;
 
 function testEnv(root: string): RenderEnv {
@@ -81,6 +85,21 @@ describe("rendered etcd and Patroni configs boot", () => {
     const body = (await response.json()) as { members: Array<{ name: string }> };
     expect(body.members.map((m) => m.name).sort()).toEqual(hostsRunning(t, "etcd").map((h) => h.name).sort());
   });
+
+  it("satisfies the etcd role's wait for the topology's members, which a one-member default etcd does not", () => {
+    // The condition the role's start waits on, evaluated by Ansible on this cluster's etcdctl output.
+    const wait = (yaml.load(tree["playbooks/roles/etcd/tasks/service.yml"]) as Array<Record<string, unknown>>)
+      .find((task) => String(task.name).startsWith("Wait until every member"))!;
+    const vars = yaml.load(tree["inventory/host_vars/etcd-ams3-1.yml"]) as { etcd_cluster_members: string[] };
+    const etcd = hostsRunning(t, "etcd")[0];
+    const list = spawnSync("etcdctl", [`--endpoints=http://${address(etcd.name)}:2379`, "member", "list", "--write-out=json"], { encoding: "utf8", timeout: 10_000 });
+    expect(list.status).toBe(0);
+    expect(ansibleCondition(String(wait.until), { ...vars, etcd_member_list: { rc: 0, stdout: list.stdout } })).toBe(true);
+    // What Debian's package starts on install: one member named after the host, on localhost.
+    const defaults = { ...JSON.parse(list.stdout), members: [{ ID: 1, name: etcd.name, peerURLs: ["http://localhost:2380"], clientURLs: ["http://localhost:2379"] }] };
+    expect(ansibleCondition(String(wait.until), { ...vars, etcd_member_list: { rc: 0, stdout: JSON.stringify(defaults) } })).toBe(false);
+    expect(ansibleCondition(String(wait.until), { ...vars, etcd_member_list: { rc: 1, stdout: "" } })).toBe(false);
+  }, 120_000);
 
   it("patroni --validate-config accepts every node's patroni.yml", () => {
     for (const host of hostsRunning(t, "patroni")) {

@@ -59,3 +59,45 @@ describe("converging bare Debian 12 as the unprivileged deploy user", () => {
     ]));
   });
 });
+
+describe("etcd: a new cluster forms from the rendered configs, not from the package's default", () => {
+  const install = load("playbooks/roles/etcd/tasks/install.yml");
+  const configure = load("playbooks/roles/etcd/tasks/configure.yml");
+  const service = load("playbooks/roles/etcd/tasks/service.yml");
+  const at = (tasks: Task[], name: string) => tasks.findIndex((task) => String(task.name).startsWith(name));
+
+  it("masks etcd before installing it, so Debian's postinst cannot start a one-member etcd", () => {
+    const mask = at(install, "Keep the package from starting");
+    expect(install[mask]).toMatchObject({ "ansible.builtin.systemd": { name: "etcd", masked: true }, when: "not etcd_binary.stat.exists" });
+    expect(mask).toBeLessThan(at(install, "Install etcd"));
+    expect(service[at(service, "Let systemd start etcd")]).toMatchObject({ "ansible.builtin.systemd": { name: "etcd", masked: false } });
+  });
+
+  it("stops a default etcd and removes its data on a member that never ran with its config, before that config goes in", () => {
+    const stop = at(configure, "Stop the package's default etcd");
+    const wipe = at(configure, "Remove the default etcd's data");
+    expect(configure[stop]).toMatchObject({ "ansible.builtin.systemd": { state: "stopped" }, when: "not etcd_member_data.stat.exists" });
+    expect(configure[wipe]).toMatchObject({ "ansible.builtin.file": { path: "/var/lib/etcd/default", state: "absent" }, when: "not etcd_member_data.stat.exists" });
+    expect(Math.max(stop, wipe)).toBeLessThan(at(configure, "Install the member config"));
+  });
+
+  it("starts every member in one task without waiting for a quorum, then waits for exactly the topology's members and a quorum", () => {
+    expect(service[at(service, "Start every member together")]).toMatchObject({ "ansible.builtin.systemd": { name: "etcd", state: "started", no_block: true } });
+    expect(service[at(service, "Start every member together")]).not.toHaveProperty("throttle");
+    expect(load("playbooks/etcd.yml")[0]).not.toHaveProperty("serial");
+    const wait = service[at(service, "Wait until every member of the topology")];
+    expect(wait["ansible.builtin.command"]).toMatchObject({ argv: expect.arrayContaining(["member", "list", "--write-out=json"]) });
+    expect(String(wait.until)).toContain("etcd_cluster_members");
+    expect(at(service, "Wait until the cluster has a quorum")).toBeGreaterThan(at(service, "Wait until every member of the topology"));
+    for (const [host, members] of [["etcd-nyc1-1", ["etcd-nyc1-1", "etcd-ams3-1", "witness-lon1-1"]], ["witness-lon1-1", ["etcd-nyc1-1", "etcd-ams3-1", "witness-lon1-1"]]] as const) {
+      expect(load<Task>(`inventory/host_vars/${host}.yml`).etcd_cluster_members).toEqual(members);
+    }
+    expect(load<Task>("inventory/host_vars/etcd-ams3-1.yml", standbyTree).etcd_cluster_members).toEqual(["etcd-ams3-1"]);
+  });
+
+  it("restarts members one at a time after a config change, but not a member that just started with its final config", () => {
+    expect(load("playbooks/roles/etcd/handlers/main.yml")).toEqual([expect.objectContaining({
+      name: "Restart etcd", throttle: 1, when: "etcd_member_data.stat.exists",
+    })]);
+  });
+});

@@ -24,6 +24,16 @@ export const commonRole: Role = {
   handlers: [],
 };
 
+/** Where the unit of Debian's etcd-server keeps the one-member etcd it starts with its default config. */
+export const DEBIAN_DEFAULT_ETCD_DATA_DIR = "/var/lib/etcd/default";
+
+/** `etcdctl member list` shows every member of the topology, each started (a member that has not
+ * joined yet has no name). A one-member etcd with the package's default config never matches. */
+const ETCD_MEMBERS_JOINED = "etcd_member_list.rc == 0 and "
+  + "((etcd_member_list.stdout | from_json).members | map(attribute='name', default='') | sort) == (etcd_cluster_members | sort)";
+
+const etcdctl = (...args: string[]) => ({ argv: ["etcdctl", "--endpoints=http://127.0.0.1:{{ etcd_client_port }}", ...args] });
+
 export const etcdRole: Role = {
   name: "etcd",
   description: "etcd 3.4 member of the DCS Patroni stores its leader key in.",
@@ -31,25 +41,54 @@ export const etcdRole: Role = {
     { name: "etcd_config_file", type: "path", default: ETCD_CONFIG_FILE, description: "Where the rendered etcd config goes." },
     { name: "etcd_data_dir", type: "path", default: "/var/lib/etcd/member", description: "This member's data directory (host_vars)." },
     { name: "etcd_client_port", type: "int", default: PORTS.etcdClient, description: "Client port, for the health check." },
+    { name: "etcd_cluster_members", type: "list", default: [], description: "Names of every member of this host's etcd cluster (host_vars): the start waits for exactly these." },
   ],
-  install: [apt("Install etcd", ["etcd-server", "etcd-client"])],
+  install: [
+    // Debian starts a service on install: etcd-server would start a one-member etcd with its default
+    // config, which a health check would take for the cluster. Masked first, it cannot start.
+    { name: "Check whether etcd is installed yet", "ansible.builtin.stat": { path: "/usr/bin/etcd" }, register: "etcd_binary" },
+    {
+      name: "Keep the package from starting a one-member etcd with its default config",
+      "ansible.builtin.systemd": { name: "etcd", masked: true }, when: "not etcd_binary.stat.exists",
+    },
+    apt("Install etcd", ["etcd-server", "etcd-client"]),
+  ],
   configure: [
+    // A member that has never run with its config yet: whatever etcd runs here is the package's default
+    // instance (an earlier run installed the package unmasked), so stop it and drop its data.
+    { name: "Check whether this member has run with its config before", "ansible.builtin.stat": { path: "{{ etcd_data_dir }}/member" }, register: "etcd_member_data" },
+    { name: "Stop the package's default etcd", "ansible.builtin.systemd": { name: "etcd", state: "stopped" }, when: "not etcd_member_data.stat.exists" },
+    {
+      name: "Remove the default etcd's data", "ansible.builtin.file": { path: DEBIAN_DEFAULT_ETCD_DATA_DIR, state: "absent" },
+      when: "not etcd_member_data.stat.exists",
+    },
     directory("Create the config directory", "/etc/etcd", "root", "0755"),
     directory("Create the data directory", "{{ etcd_data_dir }}", "etcd", "0700"),
     copyFile("Install the member config", `${HOST_FILES}/etcd.yml`, "{{ etcd_config_file }}", { mode: "0644", notify: "Restart etcd" }),
     copyFile("Point the service at the config", `${SHARED_FILES}/etcd/etcd.default`, "/etc/default/etcd", { mode: "0644", notify: "Restart etcd" }),
   ],
   service: [
-    // On first boot a member waits for a quorum of peers, so starting must not block host by host.
-    started("Start etcd without waiting for the peers", "etcd", { no_block: true }),
+    { name: "Let systemd start etcd", "ansible.builtin.systemd": { name: "etcd", masked: false } },
+    // All members at once (one task over every host): a new member waits for a quorum of its peers
+    // before systemd counts it started (Type=notify), so one host after another would never get there.
+    started("Start every member together, without waiting for the peers", "etcd", { no_block: true }),
     {
-      name: "Wait until the cluster is healthy",
-      "ansible.builtin.command": { argv: ["etcdctl", "--endpoints=http://127.0.0.1:{{ etcd_client_port }}", "endpoint", "health"] },
+      name: "Wait until every member of the topology has joined the cluster",
+      "ansible.builtin.command": etcdctl("member", "list", "--write-out=json"),
+      register: "etcd_member_list", until: ETCD_MEMBERS_JOINED, retries: 45, delay: 2, changed_when: false,
+    },
+    {
+      name: "Wait until the cluster has a quorum",
+      "ansible.builtin.command": etcdctl("endpoint", "health"),
       register: "etcd_health", until: "etcd_health.rc == 0", retries: 30, delay: 2, changed_when: false,
     },
   ],
-  // One member at a time, so a config change never costs the quorum.
-  handlers: [{ ...handler("Restart etcd", "etcd", "restarted"), throttle: 1 }],
+  handlers: [{
+    ...handler("Restart etcd", "etcd", "restarted"),
+    // One member at a time, so a config change never costs the quorum; a new member already started
+    // with its final config above.
+    throttle: 1, when: "etcd_member_data.stat.exists",
+  }],
 };
 
 export const haproxyRole: Role = {
