@@ -1,0 +1,49 @@
+// Redis through Sentinel: ioredis asks the Sentinels for the current primary, follows failovers, and
+// fails a command at once while it has no primary instead of queueing it (a request answers 503 or
+// the worker backs off; nothing hangs through a failover).
+"use strict";
+
+const Redis = require("ioredis");
+const { outageLogger } = require("./support");
+
+/** Errors after which the connection points at a server that is no longer (or not yet) the primary. */
+const STALE_PRIMARY = /^(READONLY|LOADING|MASTERDOWN)\b/;
+
+function createRedis(redisConfig, connectionName) {
+  const client = new Redis({
+    sentinels: redisConfig.sentinels,
+    name: redisConfig.masterName,
+    role: "master",
+    password: redisConfig.password,
+    ...(redisConfig.sentinelPassword ? { sentinelPassword: redisConfig.sentinelPassword } : {}),
+    connectionName,
+    // Fail fast while disconnected: a command is never parked in an unbounded queue.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    commandTimeout: 2_000,
+    sentinelCommandTimeout: 1_000,
+    // A silent socket (a frozen or powered-off primary) is dropped, which makes ioredis ask the
+    // Sentinels again; longer than the worker's 1 s blocking read.
+    socketTimeout: 5_000,
+    // Reconnect forever: 100 ms, 200 ms, … at most 2 s apart.
+    retryStrategy: (times) => Math.min(100 * times, 2_000),
+    sentinelRetryStrategy: (times) => Math.min(100 * times, 2_000),
+    // A demoted primary answers READONLY: reconnect, which asks the Sentinels who is primary now.
+    reconnectOnError: (err) => STALE_PRIMARY.test(err.message),
+    // Also listen to the Sentinels' +switch-master, so a failover is followed without waiting for an error.
+    failoverDetector: true,
+  });
+  const log = outageLogger(`redis (${connectionName})`);
+  client.on("error", (err) => log.error(err));
+  client.on("ready", () => log.recovered(`connected to ${describePrimary(client)}`));
+  return client;
+}
+
+/** The primary this client is connected to right now, as host:port (for health output and logs). */
+function describePrimary(client) {
+  const stream = client.stream;
+  return stream && stream.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : "unknown";
+}
+
+module.exports = { createRedis, describePrimary };
