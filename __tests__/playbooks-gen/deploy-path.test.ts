@@ -3,6 +3,7 @@
 // of systemd containers found missing is held here, read from the generated tree.
 import * as yaml from "js-yaml";
 import { generateTree } from "../../playbooks-gen/generate";
+import { ansibleCondition } from "./ansible-eval";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
 
 type Task = Record<string, unknown>;
@@ -100,4 +101,41 @@ describe("etcd: a new cluster forms from the rendered configs, not from the pack
       name: "Restart etcd", throttle: 1, when: "etcd_member_data.stat.exists",
     })]);
   });
+});
+
+describe("Patroni: the primary region holds the primary after a fresh deploy", () => {
+  const service = load("playbooks/roles/patroni/tasks/service.yml");
+  const wave = (from: Record<string, string>, host: string) => load<Task>(`inventory/host_vars/${host}.yml`, from).patroni_start_wave;
+
+  it("starts the primary region's first database node alone, a standby cluster's first node next, the others last", () => {
+    expect(["pg-nyc1-1", "pg-nyc1-2", "pg-ams3-1"].map((h) => wave(tree, h))).toEqual([1, 3, 3]);
+    expect(["pg-nyc1-1", "pg-nyc1-2", "pg-ams3-1"].map((h) => wave(standbyTree, h))).toEqual([1, 3, 2]);
+  });
+
+  it("starts each wave only after the previous wave's cluster has a running leader", () => {
+    const steps = service.map((task) => [task.name, task.when ?? null]);
+    const startsAndWaits = steps.filter(([name]) => /^(Start Patroni|Wait until its cluster has a running leader)/.test(String(name)));
+    expect(startsAndWaits.map(([, when]) => when)).toEqual([
+      "patroni_start_wave == 1", "patroni_start_wave == 1", "patroni_start_wave == 2", "patroni_start_wave == 2", "patroni_start_wave == 3",
+    ]);
+    // Every start of Patroni in the role is one of the waves: nothing starts it on all nodes at once.
+    const starts = mappings(Object.keys(tree).filter((f) => f.startsWith("playbooks/roles/patroni/") && f.endsWith(".yml")).map((f) => load(f)))
+      .filter((m) => (m["ansible.builtin.systemd"] as Task | undefined)?.name === "patroni");
+    expect(starts.every((m) => /^patroni_start_wave == [123]$/.test(String(m.when)) || (m["ansible.builtin.systemd"] as Task).state === "reloaded")).toBe(true);
+    expect(steps.findIndex(([name]) => name === "Wait until PostgreSQL runs under Patroni"))
+      .toBeGreaterThan(steps.findIndex(([, when]) => when === "patroni_start_wave == 3"));
+  });
+
+  it("waits for a running leader in the DCS, so a re-run after a failover does not wait for the bootstrap node to lead", () => {
+    const wait = service.find((task) => task.name === "Wait until its cluster has a running leader")!;
+    expect(wait["ansible.builtin.uri"]).toEqual({ url: "http://127.0.0.1:{{ patroni_restapi_port }}/cluster" });
+    const members = (...roles: Array<[string, string]>) => ({ status: 200, json: { members: roles.map(([role, state], i) => ({ name: `pg-${i}`, role, state })) } });
+    const holds = (patroni_cluster: unknown) => ansibleCondition(String(wait.until), { patroni_cluster });
+    expect(holds(members(["leader", "running"]))).toBe(true);
+    expect(holds(members(["replica", "running"], ["leader", "running"]))).toBe(true);
+    expect(holds(members(["standby_leader", "running"]))).toBe(true);
+    expect(holds(members(["replica", "running"]))).toBe(false);
+    expect(holds(members(["leader", "starting"]))).toBe(false);
+    expect(holds({ status: -1, msg: "Connection refused" })).toBe(false);
+  }, 60_000);
 });

@@ -43,6 +43,30 @@ const sqlTasks: Task[] = [
   },
 ];
 
+/** A cluster has a leader (a standby cluster: a standby leader) whose PostgreSQL runs, as the node's
+ * REST API reads it from the DCS. Not "this node is primary": on a re-run after a failover, or when a
+ * rebuilt bootstrap node joins an existing cluster, the leader is elsewhere and that is fine. */
+export const CLUSTER_HAS_LEADER = "patroni_cluster.status == 200 and "
+  + "(patroni_cluster.json.members | selectattr('role', 'in', ['leader', 'standby_leader']) | selectattr('state', 'equalto', 'running') | list | length) > 0";
+
+/** Patroni starts in waves (host_vars patroni_start_wave, from the model), each after the previous
+ * one's cluster has a leader, so on a fresh deploy the node the model designates creates the cluster:
+ * started together, whichever node won the race bootstrapped it (the trial converge saw the other
+ * region's `nosync` replica lead). On a re-run every node already runs and nothing waits long. */
+const START_WAVES: ReadonlyArray<readonly [wave: number, name: string]> = [
+  [1, "Start Patroni on the node that creates the cluster (the primary region's first)"],
+  [2, "Start Patroni on the node that creates the standby cluster from the primary region"],
+  [3, "Start Patroni on the other nodes, which clone from their cluster's leader"],
+];
+const startTasks: Task[] = START_WAVES.flatMap(([wave, name]) => [
+  { ...started(name, "patroni"), when: `patroni_start_wave == ${wave}` },
+  ...(wave < 3 ? [{
+    name: "Wait until its cluster has a running leader",
+    "ansible.builtin.uri": { url: "http://127.0.0.1:{{ patroni_restapi_port }}/cluster" },
+    register: "patroni_cluster", until: CLUSTER_HAS_LEADER, retries: 60, delay: 5, when: `patroni_start_wave == ${wave}`,
+  }] : []),
+]);
+
 /** The kernel watchdog Patroni arms before it leads: a leader whose Patroni stalls (paused, hung) is
  * reset before its key expires, so it cannot keep accepting writes beside a new primary (the lab's
  * patroni-freeze drill showed that split brain before the lab had a watchdog). patroni.yml asks for
@@ -80,6 +104,7 @@ export const patroniRole: Role = {
     { name: "patroni_retry_timeout", type: "int", default: 10, description: "Seconds Patroni retries DCS and PostgreSQL operations." },
     { name: "patroni_app_database", type: "str", default: "shop", description: "Database the app uses." },
     { name: "patroni_app_user", type: "str", default: "shop", description: "Database user the app logs in as." },
+    { name: "patroni_start_wave", type: "int", default: 3, description: "When this node starts Patroni on a fresh deploy: 1 creates the cluster, 2 creates a standby cluster, 3 clones (host_vars)." },
   ],
   install: [
     {
@@ -130,7 +155,7 @@ export const patroniRole: Role = {
     ], { mode: "0600", notify: "Restart postgres exporter" }),
   ],
   service: [
-    started("Run Patroni", "patroni"),
+    ...startTasks,
     {
       name: "Wait until PostgreSQL runs under Patroni",
       "ansible.builtin.uri": { url: "http://127.0.0.1:{{ patroni_restapi_port }}/health" },

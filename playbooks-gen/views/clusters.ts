@@ -16,6 +16,24 @@ export function postgresClusterOf(t: Topology, region: string): readonly Host[] 
   return hostsRunning(t, "patroni").filter(sameCluster(t, region));
 }
 
+/** The node that creates a Patroni cluster on a fresh deploy: the first database host of the primary
+ * region (a standby cluster: its own first host). Started alone, so the first leader is where the
+ * model wants it, never a `nosync` replica of another region that happened to start first. */
+export function bootstrapNodeOf(t: Topology, region: string): Host {
+  const cluster = postgresClusterOf(t, region);
+  const node = cluster.find((h) => h.region === primaryRegion(t)) ?? cluster[0];
+  if (!node) throw new Error(`topology has no database host in the cluster of ${region}`);
+  return node;
+}
+
+/** When a database host starts Patroni on a fresh deploy: 1, the primary cluster's bootstrap node;
+ * 2, a standby cluster's bootstrap node (it clones from the primary cluster); 3, every other node
+ * (they clone from their cluster's leader). */
+export function patroniStartWave(t: Topology, host: Host): 1 | 2 | 3 {
+  if (bootstrapNodeOf(t, host.region).name !== host.name) return 3;
+  return postgresClusterOf(t, host.region).some((h) => h.region === primaryRegion(t)) ? 1 : 2;
+}
+
 /** The region whose database cluster leads (standby-cluster mode: the other region follows it). */
 export function primaryRegion(t: Topology): string {
   const primary = t.regions.find((r) => r.role === "primary");

@@ -5,7 +5,7 @@ import { patroniScope, volumeName } from "../../lib/model/naming";
 import type { DeployOutputs } from "../../lib/model/outputs";
 import type { Topology } from "../../lib/model/types";
 import type { RenderEnv } from "../render-env";
-import { etcdClusterOf } from "./clusters";
+import { etcdClusterOf, patroniStartWave } from "./clusters";
 
 export function inventoryView(t: Topology, outputs: DeployOutputs) {
   const hosts = hostsOf(t);
@@ -36,6 +36,7 @@ export function hostVarsView(t: Topology, host: Host, env: RenderEnv) {
     ...(host.services.includes("patroni") ? {
       patroni_data_dir: paths.pgDataDir, patroni_socket_dir: paths.pgSocketDir, patroni_log_dir: paths.logDir,
       patroni_scope: patroniScope(t, host.region),
+      patroni_start_wave: patroniStartWave(t, host),
       // DigitalOcean exposes an attached volume under its name.
       patroni_volume_device: `/dev/disk/by-id/scsi-0DO_Volume_${volumeName(host.name)}`,
     } : {}),
