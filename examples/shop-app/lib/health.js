@@ -36,6 +36,8 @@ function checkDatabase(pool, instance) {
 /** SET then GET a random value under this host's key on the primary Sentinel names. */
 function checkRedis(redis, instance) {
   return timed("redis write", async () => {
+    // Say so plainly rather than with ioredis's "Stream isn't writeable …".
+    if (redis.status !== "ready") throw new Error(`no connection to the Redis primary (client ${redis.status})`);
     const key = `shop:health:${instance}`;
     const value = crypto.randomUUID();
     await redis.set(key, value, "PX", 60_000);
