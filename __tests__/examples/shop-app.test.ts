@@ -12,6 +12,7 @@ import { AppProcess, MASTER_NAME, NET, query, REDIS_PASSWORD, RedisProcess, redi
 
 const APP_DIR = path.resolve(__dirname, "../../examples/shop-app");
 const WEB = { host: `${NET}.10`, port: 8080 };
+const LATE_WEB = { host: `${NET}.11`, port: WEB.port };
 const PRIMARY = `${NET}.2`;
 const REPLICA = `${NET}.3`;
 const DATABASE_URL = `postgresql://shop:shop-test@${NET}.1:${PORTS.postgres}/shop`;
@@ -57,6 +58,7 @@ describe("shop-app example (real PostgreSQL 15, Redis 7 and Sentinel on 127.0.77
   const redis: RedisProcess[] = [];
   let web: AppProcess | undefined;
   let worker: AppProcess | undefined;
+  let late: AppProcess | undefined;
 
   beforeAll(async () => {
     requirePrograms(["postgresql-15", "redis-server", "redis-sentinel"]);
@@ -76,6 +78,7 @@ describe("shop-app example (real PostgreSQL 15, Redis 7 and Sentinel on 127.0.77
   afterAll(async () => {
     await web?.kill();
     await worker?.kill();
+    await late?.kill();
     for (const r of redis) await r.kill();
     await pg?.destroy();
     fs.rmSync(root, { recursive: true, force: true });
@@ -154,7 +157,7 @@ describe("shop-app example (real PostgreSQL 15, Redis 7 and Sentinel on 127.0.77
   it("answers health 503 naming redis while Redis is down, still takes orders (fulfilled by the reconciliation), and recovers", async () => {
     await redis[0].kill();
     const down = await healthIs(503, 10_000, (b) => b.failed.includes("redis"));
-    expect(down.body).toMatchObject({ ok: false, failed: ["redis"], db: { ok: true }, redis: { ok: false } });
+    expect(down.body).toMatchObject({ ok: false, failed: ["redis"], db: { ok: true }, redis: { ok: false, error: expect.stringMatching(/Redis primary|ECONNREFUSED/) } });
     expect(down.ms).toBeLessThan(3_000);
     // The order is committed, its job cannot be enqueued: the worker's reconciliation fulfils it.
     const r = await post({ item: "mug", quantity: 1 }, "during-redis-outage");
@@ -167,19 +170,27 @@ describe("shop-app example (real PostgreSQL 15, Redis 7 and Sentinel on 127.0.77
 
   it("answers 503 within 3 s while PostgreSQL is down, and recovers without a restart", async () => {
     await pg!.kill();
+    // A host that starts now must wait for the database, answering 503, not exit.
+    late = new AppProcess(path.join(APP_DIR, "server.js"), { ...appEnv("app-late"), HOST: LATE_WEB.host }, path.join(root, "server-late.log"));
     const r = await post({ item: "cup", quantity: 1 }, "during-db-outage");
     expect(r.status).toBe(503);
     expect(r.ms).toBeLessThan(3_000);
     expect(r.body.error).toMatch(/^database unavailable/);
     const health = await healthIs(503, 10_000, (b) => b.failed.includes("db"));
     expect(health.body).toMatchObject({ failed: ["db"], redis: { ok: true } });
+    const lateHealth = await waitFor("the late host to answer", 10_000, () => request(LATE_WEB, "GET", "/healthz").catch(() => null));
+    expect(lateHealth.status).toBe(503);
+    expect(lateHealth.body.db.error).toMatch(/^schema not ready/);
     await pg!.start();
     await healthIs(200, 20_000);
+    await waitFor("the late host's health 200", 20_000, async () => (await request(LATE_WEB, "GET", "/healthz")).status === 200);
+    expect(late.running()).toBe(true);
     // The client retries with the same key: one order, fulfilled by the worker.
     const retried = await post({ item: "cup", quantity: 1 }, "during-db-outage");
     expect(retried.status).toBe(201);
     await fulfilled(retried.body.id);
     expect(web!.running() && worker!.running()).toBe(true);
+    await late.stop("SIGTERM", 5_000);
   }, 60_000);
 
   it("keeps answering through a Sentinel failover and moves to the new Redis primary", async () => {
