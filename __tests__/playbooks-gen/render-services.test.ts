@@ -95,6 +95,10 @@ describe("service config renderers (production env, example topology)", () => {
       expect(remote.join("\n")).not.toMatch(/0\.0\.0\.0\/0|trust|md5/);
     });
 
+    it("lets the replicator connect from the node itself, so Patroni can read a replica's timeline", () => {
+      expect(load("pg-ams3-1").postgresql.pg_hba).toContain("host replication replicator 127.0.0.1/32 scram-sha-256");
+    });
+
     it("names users but carries no passwords", () => {
       const auth = load("pg-nyc1-1").postgresql.authentication;
       expect(auth.superuser).toEqual({ username: "postgres" });

@@ -17,25 +17,68 @@ function check(command: string, args: readonly string[], cwd: string, timeoutMs 
   return output;
 }
 
-const NO_LEADER_TEST = `rule_files:
+/** promtool rule tests: the database alerts on blackbox probes of Patroni's REST API (a replica-only
+ * region is alive), and the Sentinel failover alert on a fresh deploy and after a real promotion. */
+const RULES_TEST = `rule_files:
   - files/prometheus/shop.rules.yml
-evaluation_interval: 5s
+evaluation_interval: 15s
 tests:
-  - interval: 5s
+  - interval: 15s
     input_series:
-      - series: 'patroni_cluster_unlocked{scope="shop-production", instance="pg-nyc1-1:8008"}'
-        values: '0 0 0 1x20'
-      - series: 'patroni_primary{scope="shop-production", instance="pg-nyc1-1:8008"}'
-        values: '1 1 1 0x20'
+      - series: 'probe_success{job="patroni_liveness", region="nyc1", scope="shop-production", instance="http://pg-nyc1-1:8008/liveness"}'
+        values: '1x40'
+      - series: 'probe_success{job="patroni_liveness", region="ams3", scope="shop-production", instance="http://pg-ams3-1:8008/liveness"}'
+        values: '1x20 0x20'
+      - series: 'probe_success{job="patroni_leader", region="nyc1", scope="shop-production", instance="http://pg-nyc1-1:8008/leader"}'
+        values: '1x20 0x20'
+      - series: 'probe_success{job="patroni_leader", region="ams3", scope="shop-production", instance="http://pg-ams3-1:8008/leader"}'
+        values: '0x40'
     alert_rule_test:
-      - eval_time: 20s
+      # ams3 holds only a replica: alive, and the cluster has its leader in nyc1.
+      - eval_time: 4m
+        alertname: DatabaseRegionDown
+        exp_alerts: []
+      - eval_time: 4m
         alertname: PatroniNoLeader
         exp_alerts: []
-      - eval_time: 60s
+      # From 5m15s ams3's node stops answering and nyc1's node no longer leads.
+      - eval_time: 7m
+        alertname: DatabaseRegionDown
+        exp_alerts:
+          - exp_labels: {severity: critical, component: database, region: ams3}
+            exp_annotations: {summary: "No Patroni node in ams3 answers"}
+      - eval_time: 5m30s
+        alertname: PatroniNoLeader
+        exp_alerts: []
+      - eval_time: 6m
         alertname: PatroniNoLeader
         exp_alerts:
           - exp_labels: {severity: critical, component: database, scope: shop-production}
             exp_annotations: {summary: "Patroni cluster shop-production has no leader"}
+  - interval: 1m
+    input_series:
+      # nyc1's Redis is primary from the first scrape (a fresh deploy); at 31m Sentinel promotes ams3's.
+      - series: 'redis_instance_info{job="redis", instance="redis-nyc1-1:9121", role="master"}'
+        values: '1x30'
+      - series: 'redis_instance_info{job="redis", instance="redis-ams3-1:9121", role="slave"}'
+        values: '1x30'
+      - series: 'redis_instance_info{job="redis", instance="redis-ams3-1:9121", role="master"}'
+        values: '_x30 1x30'
+    alert_rule_test:
+      - eval_time: 1m
+        alertname: RedisSentinelFailover
+        exp_alerts: []
+      - eval_time: 9m
+        alertname: RedisSentinelFailover
+        exp_alerts: []
+      - eval_time: 33m
+        alertname: RedisSentinelFailover
+        exp_alerts:
+          - exp_labels: {severity: warning, component: redis}
+            exp_annotations: {summary: "Sentinel promoted a new Redis primary"}
+      - eval_time: 50m
+        alertname: RedisSentinelFailover
+        exp_alerts: []
 `;
 
 describe("the generated tree passes the real tools", () => {
@@ -98,9 +141,26 @@ describe("the generated tree passes the real tools", () => {
     expect(check("promtool", ["check", "rules", "files/prometheus/shop.rules.yml"], dir)).toContain("SUCCESS");
   });
 
-  it("fires PatroniNoLeader once the cluster stays unlocked past twice the TTL, not before (promtool test rules)", () => {
-    fs.writeFileSync(path.join(dir, "no-leader.test.yml"), NO_LEADER_TEST);
-    check("promtool", ["test", "rules", "no-leader.test.yml"], dir);
+  it("keeps a replica-only region out of DatabaseRegionDown, and fires RedisSentinelFailover after a promotion but not on a fresh deploy (promtool test rules)", () => {
+    fs.writeFileSync(path.join(dir, "rules.test.yml"), RULES_TEST);
+    check("promtool", ["test", "rules", "rules.test.yml"], dir);
+  });
+
+  it("scrapes no Patroni /metrics: Prometheus rejects Patroni 3.0.2's replica output, so the alerts probe its REST API", () => {
+    // Patroni's own handler prints `None` for the timeline of a replica that cannot read it.
+    const metrics = spawnSync("/usr/bin/python3", [path.join(__dirname, "patroni-metrics.py")], { encoding: "utf8", timeout: 30_000 });
+    expect(metrics.stdout).toMatch(/^patroni_postgres_timeline\{scope="shop-production"\} None$/m);
+    const lint = spawnSync("promtool", ["check", "metrics"], { input: metrics.stdout, encoding: "utf8", timeout: 30_000 });
+    expect(lint.status).not.toBe(0);
+    expect(lint.stderr).toMatch(/expected float as value, got "None"/);
+    const config = yaml.load(fs.readFileSync(path.join(dir, "files/prometheus/prometheus.yml"), "utf8")) as {
+      scrape_configs: Array<{ job_name: string; metrics_path?: string; static_configs: Array<{ targets: string[] }> }>;
+    };
+    const scraped = config.scrape_configs.filter((j) => j.metrics_path !== "/probe").flatMap((j) => j.static_configs.flatMap((c) => c.targets));
+    expect(scraped.filter((target) => target.endsWith(":8008"))).toEqual([]);
+    const rules = yaml.load(fs.readFileSync(path.join(dir, "files/prometheus/shop.rules.yml"), "utf8")) as { groups: Array<{ rules: Array<{ expr: string }> }> };
+    const metricsUsed = rules.groups.flatMap((g) => g.rules.map((r) => r.expr.replace(/job="[^"]*"/g, "")));
+    expect(metricsUsed.filter((expr) => /\bpatroni_[a-z_]+/.test(expr))).toEqual([]);
   });
 
   it("pgbackrest reads pgbackrest.conf without an invalid option and targets the encrypted Spaces bucket", () => {

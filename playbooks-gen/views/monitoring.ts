@@ -1,6 +1,6 @@
 // Views for the monitoring configs: what Prometheus scrapes and where Alertmanager sends alerts.
 import { hostsOf, hostsRunning, type Host, type Service } from "../../lib/model/hosts";
-import { namePrefix } from "../../lib/model/naming";
+import { namePrefix, patroniScope } from "../../lib/model/naming";
 import { PORTS } from "../../lib/model/ports";
 import { presetOf } from "../../lib/model/timing";
 import type { Topology } from "../../lib/model/types";
@@ -12,26 +12,45 @@ export const BLACKBOX_ADDRESS = "127.0.0.1:9115";
 /** Where Alertmanager posts critical database alerts: the failover hook beside it (see views/failover.ts). */
 export const FAILOVER_WEBHOOK_URL = `http://${FAILOVER_HOOK_LISTEN}/failover`;
 
-/** Targets grouped by region, so alerts can say which region went dark. */
-function byRegion(t: Topology, hosts: readonly Host[], target: (h: Host) => string) {
-  return t.regions.map((r) => ({ region: r.slug, targets: hosts.filter((h) => h.region === r.slug).map(target) })).filter((g) => g.targets.length > 0);
+/** Targets grouped by region (and, for database nodes, by Patroni cluster), so alerts can say which
+ * region went dark. */
+function byRegion(t: Topology, hosts: readonly Host[], target: (h: Host) => string, labels: (region: string) => Record<string, string> = () => ({})) {
+  return t.regions
+    .map((r) => ({ labels: { region: r.slug, ...labels(r.slug) }, targets: hosts.filter((h) => h.region === r.slug).map(target) }))
+    .filter((g) => g.targets.length > 0);
 }
+
+/** Patroni REST paths probed through the blackbox exporter. Not Patroni's /metrics: Debian's Patroni
+ * 3.0.2 prints `None` for patroni_postgres_timeline on a replica that cannot read its timeline, and
+ * Prometheus then rejects the whole scrape, so a region of replicas looked down (DatabaseRegionDown,
+ * critical, routed to the failover hook). A probe's status code cannot break that way. */
+export const PATRONI_PROBES = [
+  // 200 while Patroni's HA loop runs, on a replica as on the leader: the node is alive.
+  { job: "patroni_liveness", path: "/liveness" },
+  // 200 only on the node holding the leader key (a primary, or a standby cluster's standby leader).
+  { job: "patroni_leader", path: "/leader" },
+] as const;
 
 export function prometheusView(t: Topology, env: RenderEnv) {
   const targets = (service: Service, port: number) => byRegion(t, hostsRunning(t, service), (h) => `${env.addressOf(h.name)}:${port}`);
+  const scope = (region: string) => ({ scope: patroniScope(t, region) });
+  const patroni = (path: string) => byRegion(t, hostsRunning(t, "patroni"), (h) => `http://${env.addressOf(h.name)}:${PORTS.patroniApi}${path}`, scope);
   return {
     deployment: namePrefix(t),
     alertmanagers: hostsRunning(t, "alertmanager").map((h) => `${env.addressOf(h.name)}:${PORTS.alertmanager}`),
     rules_glob: `${PROMETHEUS_RULES_DIR}/*.yml`,
     jobs: [
       { name: "node", metrics_path: null, groups: byRegion(t, hostsOf(t), (h) => `${env.addressOf(h.name)}:${PORTS.nodeExporter}`) },
-      { name: "patroni", metrics_path: "/metrics", groups: targets("patroni", PORTS.patroniApi) },
-      { name: "postgres", metrics_path: null, groups: targets("postgres_exporter", PORTS.postgresExporter) },
+      // postgres_exporter works on replicas too: pg_up, and on the primary pg_stat_replication per replica.
+      { name: "postgres", metrics_path: null, groups: byRegion(t, hostsRunning(t, "postgres_exporter"), (h) => `${env.addressOf(h.name)}:${PORTS.postgresExporter}`, scope) },
       { name: "etcd", metrics_path: null, groups: targets("etcd", PORTS.etcdClient) },
       { name: "redis", metrics_path: null, groups: targets("redis_exporter", PORTS.redisExporter) },
       { name: "haproxy", metrics_path: "/metrics", groups: targets("haproxy", PORTS.haproxyStats) },
     ],
-    app_health: byRegion(t, hostsRunning(t, "app"), (h) => `http://${env.addressOf(h.name)}:${t.app.port}${t.app.healthPath}`),
+    probes: [
+      ...PATRONI_PROBES.map((p) => ({ name: p.job, groups: patroni(p.path) })),
+      { name: "app_health", groups: byRegion(t, hostsRunning(t, "app"), (h) => `http://${env.addressOf(h.name)}:${t.app.port}${t.app.healthPath}`) },
+    ],
     blackbox_address: BLACKBOX_ADDRESS,
   };
 }
