@@ -3,9 +3,10 @@
 import * as path from "path";
 import { loadTopology, TIMING_PRESETS, type TimingPresetName } from "../lib/model";
 import { Lab, type LabOptions } from "./backends/loopback/lab";
-import { VIOLATION } from "./drills/pg-drill";
-import { defaultDrills, DRILL_MODES, DRILLS, runDrills } from "./drills/registry";
+import { LOOPBACK_HINTS, loopbackCapabilities, loopbackProvider } from "./backends/loopback/provider";
+import { checkDrills, defaultDrills, DRILLS } from "./drills/registry";
 import { writeReport } from "./drills/report";
+import { runDrills } from "./drills/runner";
 
 interface Args {
   readonly command: string;
@@ -73,18 +74,8 @@ export function parseArgs(argv: readonly string[]): Args {
   if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer`);
   if (!Number.isFinite(wanRttMs) || wanRttMs < 0 || wanRttMs > 1000) throw new Error(`--wan-rtt must be a round trip in ms between 0 and 1000, got ${wanRttMs}`);
   if (wanRttMs > 0 && command !== "drill") throw new Error(`--wan-rtt works with drill only: the WAN lives as long as the process that booted the lab`);
-  const unknown = names.filter((n) => !(n in DRILLS));
-  if (unknown.length) throw new Error(`unknown drill ${unknown.join(", ")}; drills: ${Object.keys(DRILLS).join(", ")}`);
   const topology = loadTopology(topologyFile);
-  const misplaced = names.filter((n) => !DRILL_MODES[n].includes(topology.database.mode));
-  if (misplaced.length) {
-    const fits = Object.keys(DRILLS).filter((n) => DRILL_MODES[n].includes(topology.database.mode));
-    throw new Error(`${topologyFile}: database.mode is "${topology.database.mode}", which drill ${misplaced.map((n) => `${n} (needs ${DRILL_MODES[n].join(" or ")})`).join(", ")} does not apply to; `
-      + `drills for this topology: ${fits.join(", ")}${misplaced.includes("standby-promote") ? "; for standby-promote use --topology examples/topology-standby-cluster.yaml" : ""}`);
-  }
-  if (names.includes("region-partition") && wanRttMs === 0) {
-    throw new Error("region-partition cuts a region off through the lab WAN: run it with --wan-rtt MS (e.g. --wan-rtt 60)");
-  }
+  checkDrills(names, topology, topologyFile, { kind: "loopback", capabilities: loopbackCapabilities({ topologyFile, wanRttMs }) }, LOOPBACK_HINTS);
   const resolvedPreset = (preset ?? topology.timing) as TimingPresetName;
   return { command, names, report, baseline, repeat, strictTargets, options: { topologyFile: path.resolve(topologyFile), preset: resolvedPreset, root: path.resolve(root), net: net ?? (wanRttMs > 0 ? "127.0.40" : "127.0.0"), wanRttMs, keepLogs } };
 }
@@ -118,18 +109,17 @@ async function main(): Promise<number> {
         log(`no lab in ${root}`);
         return 0;
       }
-      const n = await Lab.open(root, log).down();
+      const n = await Lab.open(root, log).teardown();
       log(`stopped ${n} processes, removed ${root}`);
       return 0;
     }
     default: {
       const names = args.names.length ? args.names : defaultDrills(loadTopology(args.options.topologyFile).database.mode);
       const presets: TimingPresetName[] = args.baseline && args.options.preset !== "stock" ? [args.options.preset, "stock"] : [args.options.preset];
-      const results = await runDrills(args.options, presets, names, args.repeat, log);
-      if (args.report) writeReport(args.report, results, args.options);
+      const results = await runDrills(loopbackProvider(args.options), presets, names, args.repeat, log);
+      if (args.report) writeReport(args.report, results, args.options.topologyFile, "loopback");
       // Targets are benchmarks (issue 4); data safety and recovery are what must never regress.
-      const unsafe = results.filter((r) => r.lostAckedWrites > r.lostAckedWritesBound || r.maxConcurrentPrimaries > 1 || r.rtoSeconds === null
-        || r.notes.some((n) => n.startsWith(VIOLATION) || n.startsWith("drill aborted")));
+      const unsafe = results.filter((r) => r.lostAckedWrites > r.lostAckedWritesBound || r.maxConcurrentPrimaries > 1 || r.rtoSeconds === null || r.violations.length > 0);
       for (const r of unsafe) log(`UNSAFE: ${r.name} (${r.preset})`);
       return unsafe.length > 0 || (args.strictTargets && results.some((r) => !r.passed)) ? 1 : 0;
     }

@@ -4,8 +4,9 @@ import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { POSTGRES_BIN_DIR } from "../../lab/backends/loopback/env";
-import { ORDERS_DDL, sql, type PgTarget } from "../../lab/clients/pg";
+import { PORTS } from "../../lib/model";
+import type { PgTarget } from "../../lab/backends/types";
+import { ORDERS_DDL, PG_CLIENT_BIN_DIR, sql } from "../../lab/clients/pg";
 import { childrenOf, isAlive, killAll, start, waitFor, type Proc } from "../../lab/proc";
 
 const asPostgres = (cmd: string, args: string[]) =>
@@ -17,17 +18,17 @@ export class PgServer {
   private proc: Proc | null = null;
 
   constructor(readonly address: string) {
-    this.target = { host: address, port: 5432, user: "postgres", password: "lab-test" };
+    this.target = { host: address, port: PORTS.postgres, user: "postgres", password: "lab-test" };
     fs.chmodSync(this.dir, 0o755);
     execFileSync("chown", ["postgres:postgres", this.dir]);
     fs.writeFileSync(path.join(this.dir, "pw"), "lab-test\n");
-    asPostgres(path.join(POSTGRES_BIN_DIR, "initdb"), ["-D", path.join(this.dir, "data"), "-U", "postgres", "--pwfile", path.join(this.dir, "pw"), "--auth=scram-sha-256"]);
+    asPostgres(path.join(PG_CLIENT_BIN_DIR, "initdb"), ["-D", path.join(this.dir, "data"), "-U", "postgres", "--pwfile", path.join(this.dir, "pw"), "--auth=scram-sha-256"]);
     fs.appendFileSync(path.join(this.dir, "data", "pg_hba.conf"), "host all all 127.0.0.0/8 scram-sha-256\n");
   }
 
   async start(): Promise<void> {
     this.proc = start({
-      cmd: path.join(POSTGRES_BIN_DIR, "postgres"), user: "postgres", logFile: path.join(this.dir, "postgres.log"),
+      cmd: path.join(PG_CLIENT_BIN_DIR, "postgres"), user: "postgres", logFile: path.join(this.dir, "postgres.log"),
       args: ["-D", path.join(this.dir, "data"), "-c", `listen_addresses=${this.address}`, "-c", `unix_socket_directories=${this.dir}`],
     });
     await waitFor("PostgreSQL to accept connections", 30_000, async () => (await sql(this.target, "SELECT 1"))[0] === "1", 100);

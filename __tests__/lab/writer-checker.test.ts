@@ -2,7 +2,8 @@
 // writer against a real PostgreSQL that is SIGKILLed and restarted under it.
 import { requireDebianPackages } from "../support/debian";
 import { maxConcurrentPrimaries, primarySpans, promotedAfter, summarizeWrites, writeGap } from "../../lab/drills/checker";
-import { readOrders, startProbe, startWriter, type ProbeSample, type WriteOp } from "../../lab/clients/pg";
+import type { ProbeSample, WriteOp } from "../../lab/backends/types";
+import { readOrders, startProbe, startWriter } from "../../lab/clients/pg";
 import { sleep, waitFor } from "../../lab/proc";
 import { PgServer } from "./pg-server";
 

@@ -76,6 +76,8 @@ export interface Member {
 /** A Redis server's replication state (`INFO replication`). */
 export interface RedisReplication {
   readonly role: "master" | "replica";
+  /** Replicas connected in any state (`connected_slaves`), for a master; 0 for a replica. */
+  readonly connectedReplicas: number;
   /** Host names of the replicas connected and online (for a master; empty for a replica). */
   readonly onlineReplicas: readonly string[];
 }

@@ -2,25 +2,24 @@
 // and prober (psycopg2 comes with Debian's python3; the `pg` npm package is not a dependency).
 import { execFile, spawn, type ChildProcess } from "child_process";
 import * as path from "path";
-import { POSTGRES_BIN_DIR } from "../backends/loopback/env";
+import { SUPPORTED_POSTGRES_VERSIONS } from "../../lib/model/catalog";
+import type { PgTarget, ProbeSample, WriteOp } from "../backends/types";
 import { labScript } from "../proc";
 
-export interface PgTarget {
-  readonly host: string;
-  readonly port: number;
-  readonly user: string;
-  readonly password: string;
-}
+/** Debian's binaries of a PostgreSQL major version. */
+export const postgresBinDir = (version: number) => `/usr/lib/postgresql/${version}/bin`;
+/** The client programs the lab itself uses (psql, and initdb in tests): the newest version the model supports. */
+export const PG_CLIENT_BIN_DIR = postgresBinDir(Math.max(...SUPPORTED_POSTGRES_VERSIONS));
 
-export function dsn(t: PgTarget, dbname = "postgres"): string {
-  return `host=${t.host} port=${t.port} user=${t.user} password=${t.password} dbname=${dbname}`;
+export function dsn(t: PgTarget): string {
+  return `host=${t.host} port=${t.port} user=${t.user} password=${t.password} dbname=${t.database ?? "postgres"}`;
 }
 
 /** Runs SQL with psql; resolves to the unaligned, tuples-only output lines. */
 export function sql(t: PgTarget, query: string, timeoutMs = 10_000): Promise<string[]> {
   return new Promise((resolve, reject) => {
-    execFile(path.join(POSTGRES_BIN_DIR, "psql"),
-      ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", t.host, "-p", String(t.port), "-U", t.user, "-d", "postgres", "-c", query],
+    execFile(path.join(PG_CLIENT_BIN_DIR, "psql"),
+      ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", t.host, "-p", String(t.port), "-U", t.user, "-d", t.database ?? "postgres", "-c", query],
       { env: { ...process.env, PGPASSWORD: t.password, PGCONNECT_TIMEOUT: "2" }, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`psql ${t.host}:${t.port}: ${stderr.trim() || err.message}`));
@@ -34,7 +33,7 @@ export const ORDERS_DDL = `CREATE TABLE IF NOT EXISTS lab_orders (
   node text NOT NULL DEFAULT host(inet_server_addr()),
   accepted_at double precision NOT NULL DEFAULT extract(epoch FROM clock_timestamp()))`;
 
-/** Every order row on a node: id → [accepting node address, epoch seconds]. */
+/** Every order row on a node: id → accepting node's address (as the writer's `node`), epoch seconds. */
 export async function readOrders(t: PgTarget): Promise<Map<number, { node: string; at: number }>> {
   const rows = await sql(t, "SELECT id, node, accepted_at FROM lab_orders", 60_000);
   return new Map(rows.map((r) => {
@@ -78,21 +77,6 @@ export class Helper<T> {
     if (this.child.exitCode !== 0) throw new Error(`pghelper ended with ${this.child.exitCode ?? this.child.signalCode}: ${this.stderr}`);
     return this.records;
   }
-}
-
-export interface WriteOp {
-  readonly id: number;
-  readonly t0: number;
-  readonly t1: number;
-  readonly r: "ok" | "fail" | "info";
-  readonly node?: string;
-  readonly err?: string;
-}
-
-export interface ProbeSample {
-  readonly n: string;
-  readonly t: number;
-  readonly p: 1 | 0 | null;
 }
 
 export function startWriter(target: PgTarget, firstId: number, opts: { intervalMs?: number; opTimeoutMs?: number } = {}, onOp?: (op: WriteOp) => void): Helper<WriteOp> {

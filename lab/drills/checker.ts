@@ -1,6 +1,6 @@
 // The checker: pure functions over what the writer saw, what the nodes hold afterwards and what the
 // prober sampled. Shared by every drill; unit-tested against real PostgreSQL in __tests__/lab.
-import type { ProbeSample, WriteOp } from "../clients/pg";
+import type { ProbeSample, WriteOp } from "../backends/types";
 
 export interface WriteSummary {
   readonly acked: number;

@@ -1,19 +1,19 @@
 // redis-primary-loss: a writer that finds the primary through Sentinel (as Sentinel-aware clients do)
 // SETs numbered orders; the primary's redis-server is SIGKILLed; Sentinel must promote a replica.
+// The same writer runs beside the database drills that take Redis's primary region with them.
 import { presetOf } from "../../lib/model";
-import { sentinelMasterName } from "../../playbooks-gen/views/clusters";
-import { maxConcurrentPrimaries, primarySpans, summarizeWrites, writeGap } from "./checker";
-import { TARGETS, VIOLATION, type DrillContext, type DrillResult } from "./pg-drill";
-import type { ProbeSample, WriteOp } from "../clients/pg";
-import { sleep, waitFor } from "../proc";
 import { SENTINEL_DOWN_AFTER_STAGGER_MS } from "../../lib/model/timing";
+import type { DrillBackend, ProbeSample, RedisTarget, WriteOp } from "../backends/types";
 import { Redis, redisOnce } from "../clients/resp";
-import type { Lab } from "../backends/loopback/lab";
+import { sleep, waitFor } from "../proc";
+import { maxConcurrentPrimaries, primarySpans, summarizeWrites, writeGap } from "./checker";
+import { Findings, round2, type DrillContext, type DrillResult } from "./types";
 
 const OP_TIMEOUT_MS = 1000;
 
-/** Writes until `stop()`; each op is recorded like the SQL writer's (ok / fail / info = unknown). */
-export function redisWriter(ask: () => Promise<string | null>, password: string, firstId: number, reachable: (addr: string) => boolean = () => true) {
+/** Writes until `stop()`; each op is recorded like the order writer's (ok / fail / info = unknown), with
+ * the host name of the primary that took it. `ask` names the primary, `target` says how to reach a host. */
+export function redisWriter(ask: () => Promise<string | null>, target: (host: string) => RedisTarget, firstId: number, reachable: (host: string) => boolean = () => true) {
   const ops: WriteOp[] = [];
   let running = true;
   const done = (async () => {
@@ -27,19 +27,20 @@ export function redisWriter(ask: () => Promise<string | null>, password: string,
         if (!conn) {
           const primary = await ask();
           if (!primary) throw Object.assign(new Error("Sentinels name no primary"), { certain: true });
+          const to = target(primary);
           if (!reachable(primary)) {
             // Where the client sits, a partition hides this node: its connect times out.
             await sleep(OP_TIMEOUT_MS);
-            throw Object.assign(new Error(`connect to ${primary}:6379 timed out (cut off from the client)`), { certain: true });
+            throw Object.assign(new Error(`connect to ${primary}:${to.port} timed out (cut off from the client)`), { certain: true });
           }
-          conn = await Redis.connect(primary, 6379, OP_TIMEOUT_MS).catch((e: Error) => { throw Object.assign(e, { certain: true }); });
-          await conn.command(["AUTH", password], OP_TIMEOUT_MS);
+          conn = await Redis.connect(to.host, to.port, OP_TIMEOUT_MS).catch((e: Error) => { throw Object.assign(e, { certain: true }); });
+          if (to.password) await conn.command(["AUTH", to.password], OP_TIMEOUT_MS);
           node = primary;
         }
         if (!reachable(node)) {
           // The node went behind a partition under an open connection: the command times out, unanswered.
           await sleep(OP_TIMEOUT_MS);
-          throw new Error(`SET on ${node}:6379 timed out (cut off from the client)`);
+          throw new Error(`SET on ${node} timed out (cut off from the client)`);
         }
         await conn.command(["SET", `order:${id}`, String(id)], OP_TIMEOUT_MS);
         r = "ok";
@@ -59,10 +60,15 @@ export function redisWriter(ask: () => Promise<string | null>, password: string,
   return { ops, stop: async () => { running = false; await done; } };
 }
 
+/** Runs one command on a Redis server or Sentinel. */
+export function redisCommand(to: RedisTarget, args: readonly (string | number)[]) {
+  return redisOnce(to.host, to.port, to.password, args);
+}
+
 /** Which of these order ids the current Redis primary (as the Sentinels name it) holds. */
-export async function redisReadBack(lab: Lab, ids: readonly number[]): Promise<Set<number>> {
-  const primary = await waitFor("Sentinels to agree on a primary", 30_000, () => lab.redisPrimary());
-  const values = ids.length ? await redisOnce(primary, 6379, lab.secrets.redis, ["MGET", ...ids.map((id) => `order:${id}`)]) : [];
+export async function redisReadBack(backend: DrillBackend, ids: readonly number[]): Promise<Set<number>> {
+  const primary = await waitFor("Sentinels to agree on a primary", 30_000, () => backend.redisPrimary());
+  const values = ids.length ? await redisCommand(backend.redisTarget(primary), ["MGET", ...ids.map((id) => `order:${id}`)]) : [];
   return new Set(ids.filter((_, i) => Array.isArray(values) && values[i] !== null));
 }
 
@@ -73,25 +79,24 @@ function commonErrors(ops: readonly WriteOp[]): string {
   return [...counts].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([e, n]) => `${n}× "${e}"`).join(", ");
 }
 
-/** What a Sentinel-aware client does: ask the Sentinels, first that answers, for the primary. */
-export function sentinelAsk(lab: Lab, reachable: (addr: string) => boolean = () => true): () => Promise<string | null> {
-  const sentinels = lab.hostsRunning("sentinel").map((h) => lab.env.addressOf(h.name));
+/** What a Sentinel-aware client does: ask the Sentinels it reaches, first that answers, for the primary. */
+export function sentinelAsk(backend: DrillBackend, reachable: (host: string) => boolean = () => true): () => Promise<string | null> {
+  const sentinels = backend.hostsRunning("sentinel").map((h) => h.name);
   return async () => {
     for (const s of sentinels.filter(reachable)) {
-      const r = await redisOnce(s, 26379, null, ["SENTINEL", "get-master-addr-by-name", sentinelMasterName(lab.t)]).catch(() => null);
-      if (Array.isArray(r)) return String(r[0]);
+      const primary = await backend.sentinelMaster(s).catch(() => null);
+      if (primary) return primary;
     }
     return null;
   };
 }
 
-export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
-  const { lab, log } = ctx;
-  const password = lab.secrets.redis;
-  await lab.waitHealthy(180_000);
-  const old = await waitFor("Sentinels to agree on a primary", 30_000, () => lab.redisPrimary());
-  const oldHost = lab.env.hostAt(old)!;
-  const ask = sentinelAsk(lab);
+export async function runRedisDrill(ctx: DrillContext, target: number | null): Promise<DrillResult> {
+  const { backend, log } = ctx;
+  const f = new Findings();
+  await backend.waitHealthy(180_000);
+  const old = await waitFor("Sentinels to agree on a primary", 30_000, () => backend.redisPrimary());
+  const ask = sentinelAsk(backend);
   // Role of every Redis node, sampled like the PostgreSQL prober. p = 1 only for a master that can take
   // writes: with min-replicas-to-write 1, a restarted old master without replicas refuses them.
   const samples: ProbeSample[] = [];
@@ -101,16 +106,15 @@ export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
   const sampler = (async () => {
     while (sampling) {
       named.push({ t: Date.now() / 1000, primary: await ask() });
-      for (const h of lab.hostsRunning("redis")) {
-        const info = await redisOnce(lab.env.addressOf(h.name), 6379, password, ["INFO", "replication"]).catch(() => null);
-        samples.push({ n: lab.env.addressOf(h.name), t: Date.now() / 1000, p: info === null ? null : /role:master/.test(String(info)) && !/connected_slaves:0\b/.test(String(info)) ? 1 : 0 });
+      for (const h of backend.hostsRunning("redis")) {
+        const r = await backend.redisReplication(h.name).catch(() => null);
+        samples.push({ n: h.name, t: Date.now() / 1000, p: r === null ? null : r.role === "master" && r.connectedReplicas > 0 ? 1 : 0 });
       }
       await sleep(100);
     }
   })();
-  const firstId = Date.now();
-  const writer = redisWriter(ask, password, firstId);
-  const notes: string[] = [];
+  const writer = redisWriter(ask, (h) => backend.redisTarget(h), Date.now());
+  const { downAfterMs, failoverTimeoutMs } = presetOf(backend.t).sentinel;
   // Sentinel pings every second: a random point in that cycle.
   const delay = ctx.random();
   let faultAt = Infinity;
@@ -120,50 +124,49 @@ export async function runRedisDrill(ctx: DrillContext): Promise<DrillResult> {
     await waitFor("first acknowledged Redis writes", 30_000, () => writer.ops.filter((o) => o.r === "ok").length >= 25);
     await sleep(delay * 1000);
     faultAt = Date.now() / 1000;
-    log(`  redis-primary-loss: SIGKILL redis-server on ${oldHost.name} (${old}) after a random ${delay.toFixed(2)} s`);
-    await lab.kill(oldHost.name, ["redis"]);
+    log(`  redis-primary-loss: SIGKILL redis-server on ${old} after a random ${delay.toFixed(2)} s`);
+    await backend.killService(old, "redis");
     // Sentinel promotes within a second or two of agreeing the primary is down (failover-timeout only
     // bounds a failover that stalls); 20 s beyond down-after is a generous bound.
     // Long enough for a split Sentinel election and its retry (2 × failover-timeout), then some.
-    const budget = presetOf(lab.t).sentinel.downAfterMs + 2 * presetOf(lab.t).sentinel.failoverTimeoutMs + 20_000;
+    const budget = downAfterMs + 2 * failoverTimeoutMs + 20_000;
     await waitFor("Redis writes to come back", budget, () => {
       m.gap = writeGap(writer.ops, faultAt, old);
       const switched = named.find((x) => x.t >= faultAt && x.primary !== null && x.primary !== old);
       m.promoted = switched ? switched.t - faultAt : null;
       return m.gap.backAt !== null && m.promoted !== null && Date.now() / 1000 - m.gap.backAt > 1;
-    }, 200).catch((e: Error) => notes.push(`${e.message}; writes failed with: ${commonErrors(writer.ops.filter((o) => o.t0 >= faultAt))}`));
-    lab.startService(oldHost, "redis");
+    }, 200).catch((e: Error) => f.note(`${e.message}; writes failed with: ${commonErrors(writer.ops.filter((o) => o.t0 >= faultAt))}`));
+    await backend.startService(old, "redis");
     try {
-      await lab.waitHealthy(120_000);
+      await backend.waitHealthy(120_000);
       healed = true;
     } catch (e) {
-      notes.push(`${VIOLATION}the lab did not return to full health: ${(e as Error).message}`);
+      f.violation(`the backend did not return to full health: ${(e as Error).message}`);
     }
   } finally {
     await writer.stop();
     sampling = false;
     await sampler;
   }
-  const primary = await waitFor("Sentinels to agree on a primary", 30_000, () => lab.redisPrimary());
-  const present = await redisReadBack(lab, writer.ops.map((o) => o.id));
+  const primary = await waitFor("Sentinels to agree on a primary", 30_000, () => backend.redisPrimary());
+  const present = await redisReadBack(backend, writer.ops.map((o) => o.id));
   const summary = summarizeWrites(writer.ops, present);
   const concurrent = maxConcurrentPrimaries(primarySpans(samples, writer.ops.filter((o) => o.r === "ok").map((o) => ({ node: o.node!, at: o.t1 }))));
-  if (concurrent.max > 1) notes.push(`${concurrent.nodes.join(" and ")} both answered as master at once`);
-  const target = TARGETS["redis-primary-loss"][lab.preset] ?? null;
+  if (concurrent.max > 1) f.violation(`${concurrent.nodes.join(" and ")} both answered as master at once`);
   const { gap } = m;
   const rto = gap.seconds;
   const p = m.promoted;
   // After the switch, the new primary refuses writes (NOREPLICAS) until a replica has resynced with it.
   const refused = p === null ? [] : writer.ops.filter((o) => o.t0 >= faultAt + p && o.err?.startsWith("NOREPLICAS"));
-  const layers = p === null || gap.backAt === null ? "" : `sentinel ${p.toFixed(1)} s to promote (down-after ${presetOf(lab.t).sentinel.downAfterMs}–${presetOf(lab.t).sentinel.downAfterMs + (lab.hostsRunning("sentinel").length - 1) * SENTINEL_DOWN_AFTER_STAGGER_MS} ms, staggered); `
+  const layers = p === null || gap.backAt === null ? "" : `sentinel ${p.toFixed(1)} s to promote (down-after ${downAfterMs}–${downAfterMs + (backend.hostsRunning("sentinel").length - 1) * SENTINEL_DOWN_AFTER_STAGGER_MS} ms, staggered); `
     + (refused.length ? `then the new primary refused writes with NOREPLICAS for ${(refused.at(-1)!.t1 - faultAt - p).toFixed(1)} s (min-replicas-to-write until a replica resynced)` : `client ${(gap.backAt - faultAt - p).toFixed(1)} s to follow`);
-  if (target !== null && rto !== null && rto > target) notes.push(`missed the ${target} s target: ${layers}`);
-  const newHost = lab.env.hostAt(primary)?.name ?? primary;
+  if (target !== null && rto !== null && rto > target) f.note(`missed the ${target} s target: ${layers}`);
+  if (summary.lost.length) f.violation(`${summary.lost.length} acknowledged Redis writes lost`);
   return {
-    name: "redis-primary-loss", preset: lab.preset, rtoSeconds: rto === null ? null : Math.round(rto * 100) / 100,
-    promotedAfterSeconds: p === null ? null : Math.round(p * 100) / 100, ackedWrites: summary.acked, lostAckedWrites: summary.lost.length, lostAckedWritesBound: 0,
-    unknownWrites: summary.unknown, failedWrites: summary.failed, maxConcurrentPrimaries: concurrent.max, targetSeconds: target,
-    passed: healed && rto !== null && summary.lost.length === 0 && concurrent.max <= 1 && (target === null || rto <= target),
-    faultDelaySeconds: Math.round(delay * 100) / 100, oldPrimary: oldHost.name, newPrimary: newHost, layers, healed, notes,
+    name: "redis-primary-loss", preset: backend.preset, backend: backend.kind, rtoSeconds: round2(rto), promotedAfterSeconds: round2(p),
+    ackedWrites: summary.acked, lostAckedWrites: summary.lost.length, lostAckedWritesBound: 0, unknownWrites: summary.unknown, failedWrites: summary.failed,
+    maxConcurrentPrimaries: concurrent.max, targetSeconds: target,
+    passed: healed && rto !== null && summary.lost.length === 0 && concurrent.max <= 1 && (target === null || rto <= target) && f.violations.length === 0,
+    faultDelaySeconds: round2(delay)!, oldPrimary: old, newPrimary: primary, layers, healed, violations: f.violations, notes: f.notes,
   };
 }

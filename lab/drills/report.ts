@@ -2,14 +2,15 @@
 // ratio, and the JSON file.
 import * as fs from "fs";
 import * as os from "os";
-import type { LabOptions } from "../backends/loopback/lab";
-import type { DrillResult } from "./pg-drill";
+import type { BackendKind } from "../backends/types";
+import type { DrillResult } from "./types";
 
 const fmt = (n: number | null) => (n === null ? "-" : n.toFixed(1));
 
 export function printRow(r: DrillResult, log: (l: string) => void): void {
   log(`${r.passed ? "PASS" : "FAIL"} ${r.name.padEnd(19)} ${r.preset.padEnd(9)} rto ${fmt(r.rtoSeconds).padStart(5)} s  promoted ${fmt(r.promotedAfterSeconds).padStart(5)} s  acked ${String(r.ackedWrites).padStart(5)}  lost ${r.lostAckedWrites}${r.lostAckedWritesBound > 0 ? ` (≤ ${r.lostAckedWritesBound} tolerated)` : ""}  unknown ${r.unknownWrites}  primaries ${r.maxConcurrentPrimaries}${r.targetSeconds === null ? "" : `  target ${r.targetSeconds} s`}${r.redis ? `  redis ${fmt(r.redis.rtoSeconds)} s (≤ ${r.redis.budgetSeconds})` : ""}`);
   for (const n of r.notes) log(`       ${n}`);
+  for (const v of r.violations) log(`       VIOLATION: ${v}`);
 }
 
 export function median(xs: readonly number[]): number | null {
@@ -61,8 +62,9 @@ export function printSummary(results: readonly DrillResult[], log: (l: string) =
   }
 }
 
-export function writeReport(file: string, results: readonly DrillResult[], options: LabOptions): void {
+/** The JSON report: `topology` is the topology file's path, `backend` what ran the drills. */
+export function writeReport(file: string, results: readonly DrillResult[], topologyFile: string, backend: BackendKind): void {
   const machine = { os: `${os.type()} ${os.release()}`, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? "", memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version };
-  const report = { generatedAt: new Date().toISOString(), topology: options.topologyFile, machine, drills: results, summary: summarize(results) };
+  const report = { generatedAt: new Date().toISOString(), topology: topologyFile, backend, machine, drills: results, summary: summarize(results) };
   fs.writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
 }

@@ -1,11 +1,10 @@
 // A stand-in for the two DigitalOcean API calls the failover hook fences with: `POST
-// /v2/droplets/actions?tag_name=T` {"type":"power_off"} and `GET /v2/actions/ID`. Lab hosts carry the
-// tags their droplets carry in the region stacks; a power-off SIGKILLs every process of those hosts
-// (PostgreSQL included) and, like the real API, completes some time after the 202 that queued it.
+// /v2/droplets/actions?tag_name=T` {"type":"power_off"} and `GET /v2/actions/ID`. A backend's hosts
+// carry the tags their droplets carry in the region stacks; a power-off is the backend's powerOff()
+// and, like the real API, completes some time after the 202 that queued it.
 import * as http from "http";
 import { projectTag, tierRegionTag } from "../../lib/model/naming";
-import type { Lab } from "../backends/loopback/lab";
-import { DIGITALOCEAN_STAND_IN_PORT } from "../backends/loopback/env";
+import type { DrillBackend } from "../backends/types";
 
 interface Action {
   readonly id: number;
@@ -28,29 +27,29 @@ export class DigitalOceanStandIn {
   readonly calls: string[] = [];
   private nextId = 1;
 
-  private constructor(private readonly lab: Lab, private readonly server: http.Server, private readonly options: StandInOptions) {}
+  private constructor(private readonly backend: DrillBackend, private readonly server: http.Server, private readonly options: StandInOptions) {}
 
-  static async start(lab: Lab, options: StandInOptions): Promise<DigitalOceanStandIn> {
-    const hook = lab.env.failoverHook;
-    if (!hook) throw new Error("this topology has no failover hook, so nothing fences through the DigitalOcean API");
-    const url = new URL(hook.apiUrl);
+  /** Serves the API where the backend's failover hook expects it (its fenceApi capability). */
+  static async start(backend: DrillBackend, options: StandInOptions): Promise<DigitalOceanStandIn> {
+    if (!backend.fenceApi) throw new Error(`the ${backend.kind} backend has no address for a DigitalOcean API stand-in (no failover hook in this topology, or no fenceApi capability)`);
+    const url = new URL(backend.fenceApi.url);
     let standIn: DigitalOceanStandIn | null = null;
     const server = http.createServer((req, res) => void standIn!.handle(req, res));
-    standIn = new DigitalOceanStandIn(lab, server, options);
+    standIn = new DigitalOceanStandIn(backend, server, options);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(Number(url.port || DIGITALOCEAN_STAND_IN_PORT), url.hostname, resolve);
+      server.listen(Number(url.port || 80), url.hostname, resolve);
     });
     return standIn;
   }
 
-  /** Droplet tags of a lab host, as the region stack sets them. */
+  /** Droplet tags of a host, as the region stack sets them. */
   private tagsOf(host: string): string[] {
-    const h = this.lab.host(host);
-    return [projectTag(this.lab.t), tierRegionTag(this.lab.t, h.tier, h.region)];
+    const h = this.backend.host(host);
+    return [projectTag(this.backend.t), tierRegionTag(this.backend.t, h.tier, h.region)];
   }
 
-  /** Lab hosts a power-off reached, with when it completed (seconds since the epoch). */
+  /** Hosts a power-off reached, with when it completed (seconds since the epoch). */
   poweredOff(): Array<{ host: string; at: number }> {
     return [...this.actions.values()].filter((a) => a.status === "completed").map((a) => ({ host: a.host, at: a.completedAt! }));
   }
@@ -80,7 +79,7 @@ export class DigitalOceanStandIn {
       }
       if (type !== "power_off") return reply(422, { id: "unprocessable_entity", message: `the stand-in only powers off, got ${String(type)}` });
       const tag = url.searchParams.get("tag_name")!;
-      const hosts = this.lab.env.hosts.filter((h) => this.tagsOf(h.name).includes(tag)).map((h) => h.name);
+      const hosts = this.backend.hosts().filter((h) => this.tagsOf(h.name).includes(tag)).map((h) => h.name);
       const queued = hosts.map((host) => this.queuePowerOff(host));
       return reply(202, { actions: queued.map((a) => this.render(a)) });
     }
@@ -91,7 +90,7 @@ export class DigitalOceanStandIn {
     const action: Action = { id: this.nextId++, host, status: "in-progress", startedAt: Date.now() / 1000 };
     this.actions.set(action.id, action);
     setTimeout(() => {
-      this.lab.kill(host).then(() => {
+      this.backend.powerOff(host).then(() => {
         action.status = "completed";
         action.completedAt = Date.now() / 1000;
       }, () => { action.status = "errored"; });
@@ -101,7 +100,7 @@ export class DigitalOceanStandIn {
 
   private render(a: Action) {
     const iso = (s: number | undefined) => (s === undefined ? null : new Date(s * 1000).toISOString());
-    return { id: a.id, status: a.status, type: "power_off", started_at: iso(a.startedAt), completed_at: iso(a.completedAt), resource_type: "droplet", region_slug: this.lab.host(a.host).region };
+    return { id: a.id, status: a.status, type: "power_off", started_at: iso(a.startedAt), completed_at: iso(a.completedAt), resource_type: "droplet", region_slug: this.backend.host(a.host).region };
   }
 
   async stop(): Promise<void> {

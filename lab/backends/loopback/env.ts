@@ -12,8 +12,6 @@ export const DIGITALOCEAN_STAND_IN_PORT = FAILOVER_HOOK_PORT + 1;
 /** Services the lab boots; app/worker code, exporters and monitoring are not part of failover. */
 export const LAB_SERVICES: readonly Service[] = ["etcd", "patroni", "haproxy", "redis", "sentinel"];
 
-export const POSTGRES_BIN_DIR = "/usr/lib/postgresql/15/bin";
-
 /**
  * Hosts the lab boots: every host running etcd, Patroni, Redis or Sentinel, and one HAProxy host
  * (the first app host) per region that has app hosts, which is where the writer connects.
@@ -36,7 +34,6 @@ export function labHookHost(t: Topology, hosts: readonly Host[]): string | undef
 }
 
 export class LabEnv implements RenderEnv {
-  readonly postgresBinDir = POSTGRES_BIN_DIR;
   readonly clientNetworks = ["127.0.0.0/8"] as const;
   /** No WAL archive bucket in the lab: archiving succeeds without keeping anything. */
   readonly archiveCommand = "/bin/true";
@@ -48,8 +45,9 @@ export class LabEnv implements RenderEnv {
   readonly clientAddress: string;
 
   /** `net` is the first three octets, e.g. "127.0.0"; hosts get .2, .3, … (.1 is every client's source).
-   * `hookHost` is the lab host the failover hook runs on (with the DigitalOcean API stand-in), if any. */
-  constructor(readonly root: string, readonly hosts: readonly Host[], net: string, hookHost?: string) {
+   * `postgresBinDir` is Debian's directory for the topology's PostgreSQL version. `hookHost` is the lab
+   * host the failover hook runs on (with the DigitalOcean API stand-in), if any. */
+  constructor(readonly root: string, readonly hosts: readonly Host[], net: string, readonly postgresBinDir: string, hookHost?: string) {
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(net)) throw new Error(`--net must look like 127.0.0 (loopback only), got ${net}`);
     if (hosts.length > 250) throw new Error(`the lab supports at most 250 hosts, got ${hosts.length}`);
     this.addresses = new Map(hosts.map((h, i) => [h.name, `${net}.${i + 2}`]));

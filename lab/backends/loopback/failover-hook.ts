@@ -8,15 +8,25 @@ import * as fs from "fs";
 import * as path from "path";
 import { renderFailoverHookConfig, renderFailoverHookScript, renderFailoverPatronictlConfig } from "../../../playbooks-gen/render/failover";
 import { FAILOVER_HOOK_TOKEN_NAME } from "../../../playbooks-gen/views/failover";
-import type { Lab } from "./lab";
-import { killAll, waitFor, type Proc } from "../../proc";
+import type { Topology } from "../../../lib/model";
+import { killAll, waitFor, type Proc, type SpawnSpec } from "../../proc";
+import type { FailoverHookControl } from "../types";
+import type { LabEnv } from "./env";
 
-export class FailoverHook {
+/** What the hook needs of the lab: where it runs, and a way to start and record a process there. */
+export interface HookHost {
+  readonly t: Topology;
+  readonly env: LabEnv;
+  startOn(host: string, spec: SpawnSpec): Proc;
+  adopt(key: string, proc: Proc): void;
+}
+
+export class FailoverHook implements FailoverHookControl {
   private constructor(private readonly proc: Proc, private readonly url: string, readonly logFile: string) {}
 
   /** Starts a fresh hook (it acts once per start), or returns null when the topology has none.
    * `token` is what it sends the DigitalOcean API (the lab's stand-in checks it). */
-  static start(lab: Lab, token = "lab-token-unused"): FailoverHook | null {
+  static start(lab: HookHost, token = "lab-token-unused"): FailoverHook | null {
     const hook = lab.env.failoverHook;
     if (!hook) return null;
     fs.mkdirSync(hook.dir, { recursive: true, mode: 0o700 });
@@ -48,7 +58,7 @@ export class FailoverHook {
   }
 
   /** "applied" once the hook changed the DCS, "stopped: …" when it gave up, null while it works. */
-  outcome(): string | null {
+  async outcome(): Promise<string | null> {
     const line = this.log().split("\n").find((l) => l.startsWith("applied ") || l.startsWith("failover stopped") || l.startsWith("not confirmed"));
     return line ?? null;
   }

@@ -1,17 +1,22 @@
-// One lab: the topology's hosts on loopback addresses, their rendered configs under the working
-// directory, and the processes the lab started (recorded by PID in state.json so `down` kills only those).
-import { execFileSync, spawnSync } from "child_process";
+// The loopback backend: the topology's hosts on loopback addresses, their rendered configs under the
+// working directory, and the processes the lab started (recorded by PID in state.json so `down` kills
+// only those). Implements DrillBackend; what only it can do (watchdog stand-in, WAN partitions, the
+// DigitalOcean API stand-in's address) it offers as capabilities.
+import { execFileSync, spawn, spawnSync } from "child_process";
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { loadTopology, PATRONI_RESTART_SECONDS, type Host, type Service, type TimingPresetName, type Topology } from "../../../lib/model";
+import { loadTopology, PORTS, type Host, type Service, type TimingPresetName, type Topology } from "../../../lib/model";
 import { initialRedisPrimary, sentinelMasterName } from "../../../playbooks-gen/views/clusters";
-import { LAB_SERVICES, LabEnv, labHookHost, labHosts } from "./env";
-import { ORDERS_DDL, sql, type PgTarget } from "../../clients/pg";
-import { childrenOf, isAlive, killAll, labScript, procOf, signal, start, waitFor, type Proc, type SpawnSpec } from "../../proc";
+import { ORDERS_DDL, postgresBinDir, readOrders, sql, startWriter } from "../../clients/pg";
 import { WanNetwork } from "../../net/wan";
+import { childrenOf, isAlive, killAll, procOf, signal, start, waitFor, type Proc, type SpawnSpec } from "../../proc";
+import type { Capabilities, DrillBackend, ExecResult, FailoverHookControl, Member, OrderWriter, PgTarget, RedisReplication, RedisTarget, StoredOrder, WatchdogStatus } from "../types";
+import { LAB_SERVICES, LabEnv, labHookHost, labHosts } from "./env";
+import { DatabaseHostSupervision } from "./db-hosts";
+import { FailoverHook } from "./failover-hook";
+import * as probe from "./probes";
 import { CONFIG_FILES, newSecrets, patroniEnvironment, renderHost, type Secrets } from "./render";
-import { redisOnce } from "../../clients/resp";
 
 export interface LabOptions {
   readonly topologyFile: string;
@@ -32,34 +37,65 @@ interface LabState extends LabOptions {
   procs: Record<string, Proc>;
 }
 
-export interface Member { readonly name: string; readonly role: string; readonly state: string; readonly lag?: number | string }
-
-/** What a host's watchdog stand-in reports (lab/stand-ins/watchdog-stand-in.py). */
-export interface WatchdogStatus {
-  readonly armed: boolean;
-  readonly timeoutSeconds: number;
-  /** How many times a Patroni leader armed it. */
-  readonly arms: number;
-  /** Host resets: when (epoch seconds) and which PIDs they killed. */
-  readonly resets: ReadonlyArray<{ readonly at: number; readonly killed: readonly number[] }>;
-}
-
 const RUN_AS: Partial<Record<Service, string>> = { patroni: "postgres" };
 
-export class Lab {
+export class Lab implements DrillBackend {
+  readonly kind = "loopback" as const;
   readonly t: Topology;
   readonly env: LabEnv;
   /** The WAN between regions, when the lab has one (it lives as long as the process that made it). */
   private wan: WanNetwork | null = null;
+  /** The region the WAN has cut off, if any. */
+  private cutOff: string | null = null;
+  /** What freeze() stopped, per host, for thaw(). */
+  private frozen = new Map<string, Proc[]>();
+  /** Watchdogs, boots after a reset, Patroni restarts. */
+  private readonly dbHosts: DatabaseHostSupervision;
 
   private constructor(private readonly state: LabState, readonly log: (line: string) => void) {
     this.t = { ...loadTopology(state.topologyFile), timing: state.preset };
     const hosts = labHosts(this.t);
-    this.env = new LabEnv(state.root, hosts, state.net, labHookHost(this.t, hosts));
+    this.env = new LabEnv(state.root, hosts, state.net, postgresBinDir(this.t.database.postgresVersion), labHookHost(this.t, hosts));
+    this.dbHosts = new DatabaseHostSupervision({
+      env: this.env,
+      stateFile: path.join(state.root, "state.json"),
+      hostsRunning: (s) => this.hostsRunning(s),
+      host: (n) => this.host(n),
+      proc: (h, s) => this.proc(h, s),
+      recorded: (key) => (this.state.procs[key] && isAlive(this.state.procs[key]) ? this.state.procs[key] : undefined),
+      record: (key, proc) => this.adopt(key, proc),
+      postgresRunning: (h) => this.postgresProcs(h).length > 0,
+      startPatroni: (h) => this.spawnService(h, "patroni"),
+    });
   }
 
   get preset(): TimingPresetName { return this.state.preset; }
   get secrets(): Secrets { return this.state.secrets; }
+  get wanRttMs(): number { return this.state.wanRttMs ?? 0; }
+
+  // ---- capabilities -------------------------------------------------------------------------------
+  /** Every database host has the lab's softdog stand-in behind Patroni's `testing` watchdog driver. */
+  readonly watchdog: Capabilities["watchdog"] = {
+    status: (host) => this.dbHosts.status(host),
+    pauseService: (host, service) => { for (const p of this.serviceProcs(host, service, false)) signal(p, "SIGSTOP"); },
+    resumeService: (host, service) => { for (const p of this.serviceProcs(host, service, false)) signal(p, "SIGCONT"); },
+  };
+
+  /** Partitions need the lab WAN (`--wan-rtt`): without it every host shares the root namespace. */
+  get partitions(): Capabilities["partitions"] | undefined {
+    const wan = this.wan;
+    if (!wan) return undefined;
+    return {
+      // The lab's own clients still reach the region.
+      isolateRegion: async (region) => { await wan.isolate(region, { client: false }); this.cutOff = region; },
+      heal: async () => { await wan.heal(); this.cutOff = null; },
+    };
+  }
+
+  /** The failover hook fences through the DigitalOcean API at this address (lab/stand-ins/). */
+  get fenceApi(): Capabilities["fenceApi"] | undefined {
+    return this.env.failoverHook ? { url: this.env.failoverHook.apiUrl } : undefined;
+  }
 
   static exists(root: string): boolean {
     return fs.existsSync(path.join(root, "state.json"));
@@ -70,32 +106,6 @@ export class Lab {
     const lab = new Lab(JSON.parse(fs.readFileSync(path.join(root, "state.json"), "utf8")) as LabState, log);
     if (lab.state.wanRttMs) log(`warning: the lab in ${root} had a WAN, which ended with the process that booted it`);
     return lab;
-  }
-
-  get wanRttMs(): number { return this.state.wanRttMs ?? 0; }
-
-  /** The region the WAN has cut off, if any. */
-  private cutOff: string | null = null;
-
-  /** Cuts a region off from every other region (the lab's own clients still reach it). */
-  async isolateRegion(region: string): Promise<void> {
-    if (!this.wan) throw new Error("cutting a region off needs the lab WAN: run the drill with --wan-rtt MS");
-    await this.wan.isolate(region, { client: false });
-    this.cutOff = region;
-  }
-
-  /** Ends every partition. */
-  async healWan(): Promise<void> {
-    await this.wan?.heal();
-    this.cutOff = null;
-  }
-
-  /** Whether a client in `fromRegion` reaches the lab host at `addr` now (not across a partition).
-   * The lab's own clients reach every host; drills use this to place a client in a region. */
-  reachable(fromRegion: string, addr: string): boolean {
-    if (this.cutOff === null) return true;
-    const host = this.env.hostAt(addr);
-    return !host || (host.region === this.cutOff) === (fromRegion === this.cutOff);
   }
 
   /** WAN id: short, from the lab directory (namespaces are named shoplab-<id>-<region>). */
@@ -137,6 +147,11 @@ export class Lab {
     fs.renameSync(`${file}.tmp`, file);
   }
 
+  // ---- hosts --------------------------------------------------------------------------------------
+  hosts(): readonly Host[] {
+    return this.env.hosts;
+  }
+
   hostsRunning(service: Service): readonly Host[] {
     return this.env.hosts.filter((h) => h.services.includes(service));
   }
@@ -145,6 +160,11 @@ export class Lab {
     const h = this.env.hosts.find((x) => x.name === name);
     if (!h) throw new Error(`no lab host ${name}`);
     return h;
+  }
+
+  /** The lab host's name at a loopback address (what servers report), or the address itself. */
+  private nameAt(addr: string): string {
+    return this.env.hostAt(addr)?.name ?? addr;
   }
 
   private async boot(): Promise<void> {
@@ -156,27 +176,29 @@ export class Lab {
       step(`  ${h.name.padEnd(16)} ${this.env.addressOf(h.name).padEnd(12)} ${h.services.filter((s) => LAB_SERVICES.includes(s)).join(", ")}`);
       if (h.services.includes("patroni") && process.getuid?.() === 0) execFileSync("chown", ["-R", "postgres:postgres", this.env.hostDir(h.name)]);
     }
-    for (const h of this.hostsRunning("etcd")) this.startService(h, "etcd");
+    for (const h of this.hostsRunning("etcd")) this.spawnService(h, "etcd");
     await waitFor("etcd members healthy", 30_000, () => this.etcdHealthy());
     step("etcd cluster healthy");
     // The first node of the primary region bootstraps, so the cluster starts where the topology wants it.
     const [first, ...others] = [...this.hostsRunning("patroni")].sort((a, b) => Number(b.regionRole === "primary") - Number(a.regionRole === "primary"));
-    this.startService(first, "patroni");
+    this.spawnService(first, "patroni");
     await waitFor(`${first.name} to bootstrap and lead`, 90_000, async () => (await this.leader()) === first.name);
     step(`${first.name} bootstrapped and leads`);
     await sql(this.pgTarget(first.name), ORDERS_DDL);
-    for (const h of others) this.startService(h, "patroni");
-    for (const h of this.hostsRunning("haproxy")) this.startService(h, "haproxy");
+    for (const h of others) this.spawnService(h, "patroni");
+    for (const h of this.hostsRunning("haproxy")) this.spawnService(h, "haproxy");
     const redisPrimary = initialRedisPrimary(this.t);
-    this.startService(redisPrimary, "redis");
-    for (const h of this.hostsRunning("redis")) if (h.name !== redisPrimary.name) this.startService(h, "redis");
-    for (const h of this.hostsRunning("sentinel")) this.startService(h, "sentinel");
+    this.spawnService(redisPrimary, "redis");
+    for (const h of this.hostsRunning("redis")) if (h.name !== redisPrimary.name) this.spawnService(h, "redis");
+    for (const h of this.hostsRunning("sentinel")) this.spawnService(h, "sentinel");
     step("replicas, HAProxy, Redis and Sentinels starting");
     await this.waitHealthy(180_000, step);
-    step(`lab is ready: writes go to HAProxy ${this.hostsRunning("haproxy").map((h) => `${this.env.addressOf(h.name)}:5000 (${h.name})`).join(", ")}`);
+    step(`lab is ready: writes go to HAProxy ${this.hostsRunning("haproxy").map((h) => `${this.env.addressOf(h.name)}:${PORTS.haproxyPrimary} (${h.name})`).join(", ")}`);
   }
 
-  startService(host: Host, service: Service): void {
+
+  /** Starts one of the lab's services on a host, supervised by PID (Patroni: its watchdog first). */
+  private spawnService(host: Host, service: Service): void {
     const p = this.env.paths(host);
     const conf = (f: string) => path.join(p.configDir, f);
     const specs: Partial<Record<Service, [string, string[], NodeJS.ProcessEnv?]>> = {
@@ -190,111 +212,22 @@ export class Lab {
     const spec = specs[service];
     if (!spec) throw new Error(`the lab does not run ${service}`);
     const [cmd, args, env] = spec;
-    if (service === "patroni") this.startWatchdog(host);
+    if (service === "patroni") this.dbHosts.startWatchdog(host);
     this.state.procs[`${host.name}/${service}`] = this.startOn(host.name, { cmd, args, env, user: RUN_AS[service], cwd: p.runDir, logFile: path.join(p.logDir, `${service}.out`) });
     this.save();
   }
 
-  /** A database host's watchdog, as softdog would be there: the lab's stand-in (lab/stand-ins/watchdog-stand-in.py)
-   * behind the named pipe Patroni's `testing` driver opens. Hardware, not a service: it runs in the root
-   * namespace, as root, survives a crash of the host's processes and resets the host when an armed
-   * watchdog starves. Started before Patroni, once per power-on. */
-  private startWatchdog(host: Host): void {
-    const key = `${host.name}/watchdog`;
-    if (this.state.procs[key] && isAlive(this.state.procs[key])) return;
-    const p = this.env.paths(host);
-    const device = this.env.watchdog(host).device;
-    const status = this.watchdogStatusFile(host.name);
-    fs.rmSync(status, { force: true });
-    this.state.procs[key] = start({
-      cmd: "/usr/bin/python3",
-      args: [labScript("stand-ins/watchdog-stand-in.py"), "--device", device, "--host", host.name, "--state", path.join(this.state.root, "state.json"),
-        "--pgdata", p.pgDataDir, "--status", status, ...(process.getuid?.() === 0 ? ["--owner", RUN_AS.patroni!] : [])],
-      logFile: path.join(p.logDir, "watchdog.out"),
-    });
-    this.save();
-    // Patroni must find the pipe (and a reader behind it) before it could lead.
-    const until = Date.now() + 10_000;
-    while (!fs.existsSync(status)) {
-      if (Date.now() > until || !isAlive(this.state.procs[key])) throw new Error(`the watchdog stand-in of ${host.name} did not start; see ${path.join(p.logDir, "watchdog.out")}`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-    }
-  }
-
-  private watchdogStatusFile(host: string): string {
-    return path.join(this.env.paths(this.host(host)).runDir, "watchdog.json");
-  }
-
   /** The host's watchdog stand-in's status, or null when it is not running (no power). */
   watchdogStatus(host: string): WatchdogStatus | null {
-    const p = this.state.procs[`${host}/watchdog`];
-    if (!p || !isAlive(p)) return null;
-    try {
-      return JSON.parse(fs.readFileSync(this.watchdogStatusFile(host), "utf8")) as WatchdogStatus;
-    } catch {
-      return null;
-    }
+    return this.dbHosts.status(host);
   }
 
-  /** Boots the database hosts that still have power but no Patroni (killed, or reset by their watchdog),
-   * as a reboot would: first waiting out a watchdog left armed by the dead Patroni, whose reset is due
-   * and would kill the new one. Hosts without power (a lost region) are left to their region's return. */
-  async bootStoppedDatabaseHosts(since: number): Promise<string[]> {
-    const notes: string[] = [];
-    for (const h of this.hostsRunning("patroni")) {
-      const before = this.watchdogStatus(h.name);
-      if (!before || this.proc(h.name, "patroni")) continue;
-      const settled = await waitFor(`the armed watchdog of ${h.name} to fire`, (before.timeoutSeconds + 5) * 1000, () => {
-        const st = this.watchdogStatus(h.name);
-        return st && !st.armed ? st : undefined;
-      }, 100);
-      if (this.postgresProcs(h.name).length) {
-        notes.push(`${h.name}: PostgreSQL still running without Patroni and no watchdog reset due; left as is`);
-        continue;
-      }
-      const reset = settled.resets.filter((r) => r.at >= since).at(-1);
-      this.startService(h, "patroni");
-      this.keepPatroniRunning(h);
-      notes.push(reset ? `${h.name} reset by its watchdog ${(reset.at - since).toFixed(1)} s after the fault (killed ${reset.killed.length} processes), booted again`
-        : `${h.name} booted again (its watchdog was not armed)`);
-    }
-    return notes;
+  recoverDatabaseHosts(since: number): Promise<string[]> {
+    return this.dbHosts.recover(since);
   }
 
-  /** Hosts whose Patroni the lab restarts when it exits, and how often it did. */
-  private restarters = new Map<string, { timer: NodeJS.Timeout; restarts: number }>();
-
-  /** What the generated systemd drop-in does for a booted host: start Patroni again
-   * PATRONI_RESTART_SECONDS after it exits (it exits when it cannot reach etcd at start-up, e.g. in a
-   * region still cut off), while the host has power and no watchdog reset is due. */
-  private keepPatroniRunning(host: Host): void {
-    if (this.restarters.has(host.name)) return;
-    let goneSince: number | null = null;
-    const entry = { restarts: 0, timer: setInterval(() => {
-      const wd = this.watchdogStatus(host.name);
-      if (this.proc(host.name, "patroni") || !wd || wd.armed) {
-        goneSince = null;
-        return;
-      }
-      goneSince ??= Date.now();
-      if (Date.now() - goneSince < PATRONI_RESTART_SECONDS * 1000) return;
-      goneSince = null;
-      entry.restarts++;
-      this.startService(host, "patroni");
-    }, 250) };
-    entry.timer.unref();
-    this.restarters.set(host.name, entry);
-  }
-
-  /** Stops restarting Patroni on booted hosts; says how often it had to. */
-  stopRestarting(): string[] {
-    const notes: string[] = [];
-    for (const [name, r] of this.restarters) {
-      clearInterval(r.timer);
-      if (r.restarts) notes.push(`${name}: Patroni exited and was started again ${r.restarts}× (every ${PATRONI_RESTART_SECONDS} s, as the generated systemd drop-in does)`);
-    }
-    this.restarters.clear();
-    return notes;
+  endDrill(): string[] {
+    return this.dbHosts.stopRestarting();
   }
 
   /** Starts a program on a lab host: in its region's network namespace when the lab has a WAN. */
@@ -314,7 +247,7 @@ export class Lab {
   }
 
   /** The running postmaster of a node, from its pid file, if it is the one of this lab's data dir. */
-  postmaster(host: string): Proc | null {
+  private postmaster(host: string): Proc | null {
     const dataDir = this.env.paths(this.host(host)).pgDataDir;
     let pid: number;
     try {
@@ -329,98 +262,188 @@ export class Lab {
   }
 
   /** A node's PostgreSQL: the postmaster and its children, collected before anything is killed. */
-  postgresProcs(host: string): Proc[] {
+  private postgresProcs(host: string): Proc[] {
     const pm = this.postmaster(host);
     return pm ? [pm, ...childrenOf(pm)] : [];
   }
 
-  /** Live processes of the given services of a host (PostgreSQL counts as part of `patroni`); without
-   * `services`, the whole host: every service and its watchdog stand-in. */
-  hostProcs(host: string, services?: readonly Service[]): Proc[] {
-    const procs: Proc[] = [];
-    for (const s of services ?? this.host(host).services) {
-      if (s === "patroni") procs.push(...this.postgresProcs(host));
-      const p = this.proc(host, s);
-      if (p) procs.push(p);
-    }
-    const wd = this.state.procs[`${host}/watchdog`];
-    if (!services && wd && isAlive(wd)) procs.push(wd);
-    return procs;
+  /** Live processes of one service of a host: `postgresql` is the postmaster and its children, and
+   * `patroni` includes them unless `withPostgres` is false. */
+  private serviceProcs(host: string, service: Service, withPostgres = true): Proc[] {
+    const pg = service === "postgresql" || (service === "patroni" && withPostgres) ? this.postgresProcs(host) : [];
+    const p = this.proc(host, service);
+    return p ? [...pg, p] : pg;
   }
 
-  /** Hard-kills the given services of a host (PostgreSQL counts as part of `patroni`); without
-   * `services`, powers the host off (its watchdog included). */
-  async kill(host: string, services?: readonly Service[]): Promise<void> {
-    await killAll(this.hostProcs(host, services));
+  /** Every live process of a host: each of its services and its watchdog stand-in. */
+  private hostProcs(host: string): Proc[] {
+    const procs = this.host(host).services.flatMap((s) => this.serviceProcs(host, s));
+    const wd = this.state.procs[`${host}/watchdog`];
+    return wd && isAlive(wd) ? [...procs, wd] : procs;
+  }
+
+  // ---- faults -------------------------------------------------------------------------------------
+  async powerOff(host: string): Promise<void> {
+    await killAll(this.hostProcs(host));
+  }
+
+  /** Starts the host's lab services in systemd's order (etcd first, Patroni after its watchdog). */
+  async powerOn(host: string): Promise<void> {
+    const h = this.host(host);
+    for (const s of LAB_SERVICES) if (h.services.includes(s) && !this.proc(host, s)) this.spawnService(h, s);
   }
 
   /** SIGSTOPs every process of a host: it keeps its sockets but answers nothing, as a host cut off by
    * a network partition looks from outside. Its watchdog is paused with it (time stopped does not
-   * count), so the freeze does not look like a stalled Patroni. Returns what it froze. */
-  freeze(host: string): Proc[] {
+   * count), so the freeze does not look like a stalled Patroni. */
+  async freeze(host: string): Promise<void> {
     const procs = this.hostProcs(host);
     for (const p of procs) signal(p, "SIGSTOP");
-    return procs;
+    this.frozen.set(host, [...(this.frozen.get(host) ?? []), ...procs]);
   }
 
+  async thaw(host: string): Promise<void> {
+    for (const p of this.frozen.get(host) ?? []) signal(p, "SIGCONT");
+    this.frozen.delete(host);
+  }
+
+  async killService(host: string, service: Service): Promise<void> {
+    await killAll(this.serviceProcs(host, service));
+  }
+
+  async startService(host: string, service: Service): Promise<void> {
+    this.spawnService(this.host(host), service);
+  }
+
+  reachable(fromRegion: string, host: string): boolean {
+    if (this.cutOff === null) return true;
+    return (this.host(host).region === this.cutOff) === (fromRegion === this.cutOff);
+  }
+
+  // ---- commands on a host -------------------------------------------------------------------------
+  exec(host: string, argv: readonly string[], opts: { readonly timeoutMs?: number; readonly input?: string } = {}): Promise<ExecResult> {
+    const full = [...(this.wan?.execPrefix(this.host(host).region) ?? []), ...argv];
+    return new Promise((resolve, reject) => {
+      const child = spawn(full[0], full.slice(1), { stdio: ["pipe", "pipe", "pipe"], timeout: opts.timeoutMs ?? 60_000 });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+      child.on("error", reject);
+      child.on("close", (code, sig) => resolve({ code: code ?? (sig ? 128 : 1), stdout, stderr }));
+      child.stdin.end(opts.input ?? "");
+    });
+  }
+
+  /** patronictl with the node's own config file and Patroni's environment (run from the root namespace). */
+  async patronictl(host: string, args: readonly string[], timeoutMs = 60_000): Promise<string> {
+    const config = path.join(this.env.paths(this.host(host)).configDir, CONFIG_FILES.patroni);
+    return new Promise((resolve, reject) => {
+      const child = spawn("/usr/bin/patronictl", ["-c", config, ...args], { env: { ...process.env, ...patroniEnvironment(this.state.secrets) }, timeout: timeoutMs });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
+      child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+      child.on("error", reject);
+      child.on("close", (code) => (code === 0 ? resolve(stdout) : reject(new Error(`patronictl ${args.join(" ")}: ${stderr.trim() || stdout.trim() || `exit ${code}`}`))));
+    });
+  }
+
+  // ---- targets and data ---------------------------------------------------------------------------
   pgTarget(host: string): PgTarget {
-    return { host: this.env.addressOf(host), port: 5432, user: "postgres", password: this.state.secrets.superuser };
+    return { host: this.env.addressOf(host), port: PORTS.postgres, user: "postgres", password: this.state.secrets.superuser };
   }
 
+  /** HAProxy's read-write port on an app host (the writer's way in). */
   haproxyTarget(appHost: string): PgTarget {
-    return { host: this.env.addressOf(appHost), port: 5000, user: "postgres", password: this.state.secrets.superuser };
+    return { host: this.env.addressOf(appHost), port: PORTS.haproxyPrimary, user: "postgres", password: this.state.secrets.superuser };
   }
 
+  redisTarget(host: string): RedisTarget {
+    return { host: this.env.addressOf(host), port: PORTS.redis, password: this.state.secrets.redis };
+  }
+
+  sentinelTarget(host: string): RedisTarget {
+    return { host: this.env.addressOf(host), port: PORTS.sentinel, password: null };
+  }
+
+  /** SQL inserts into lab_orders through the app host's HAProxy (clients/pghelper.py). */
+  orderWriter(appHost: string, firstId: number): OrderWriter {
+    const records: OrderWriter["records"][number][] = [];
+    const helper = startWriter(this.haproxyTarget(appHost), firstId, {}, (op) => records.push(op.node ? { ...op, node: this.nameAt(op.node) } : op));
+    return { records, via: `HAProxy on ${appHost}`, stop: async () => { await helper.stop(); } };
+  }
+
+  async nextOrderId(node: string): Promise<number> {
+    return Number((await sql(this.pgTarget(node), "SELECT coalesce(max(id), 0) + 1 FROM lab_orders"))[0]);
+  }
+
+  async readOrders(node: string): Promise<Map<number, StoredOrder>> {
+    const rows = await readOrders(this.pgTarget(node));
+    return new Map([...rows].map(([id, o]) => [id, { node: this.nameAt(o.node), at: o.at }]));
+  }
+
+  async failoverHook(opts: { readonly apiToken?: string } = {}): Promise<FailoverHookControl | null> {
+    return FailoverHook.start(this, opts.apiToken);
+  }
+
+  // ---- probes -------------------------------------------------------------------------------------
   async etcdHealthy(): Promise<boolean> {
-    const all = await Promise.all(this.hostsRunning("etcd").map((h) => getJson(`http://${this.env.addressOf(h.name)}:2379/health`).then((j) => j?.health === "true", () => false)));
-    return all.every(Boolean);
+    return (await Promise.all(this.hostsRunning("etcd").map((h) => probe.etcdMemberHealthy(this.env.addressOf(h.name))))).every(Boolean);
   }
 
-  /** The etcd member that leads the raft group (asked through the JSON gateway Patroni uses too). */
   async etcdLeader(): Promise<string | null> {
-    for (const h of this.hostsRunning("etcd")) {
-      const st = await postJson(`http://${this.env.addressOf(h.name)}:2379/v3/maintenance/status`, {}).catch(() => null);
-      if (st?.leader) return st.leader === st.header.member_id ? h.name : await this.etcdMemberName(h.name, st.leader);
-    }
-    return null;
-  }
-
-  private async etcdMemberName(via: string, id: string): Promise<string | null> {
-    const list = await postJson(`http://${this.env.addressOf(via)}:2379/v3/cluster/member/list`, {});
-    return (list.members as Array<{ ID: string; name: string }>).find((m) => m.ID === id)?.name ?? null;
+    return probe.etcdLeaderName(new Map(this.hostsRunning("etcd").map((h) => [h.name, this.env.addressOf(h.name)])));
   }
 
   /** Patroni clusters: one in stretched mode, one per region in standby-cluster mode. */
-  clusters(): Array<{ readonly region: string; readonly nodes: readonly Host[] }> {
+  private clusters(): Array<{ readonly region: string; readonly nodes: readonly Host[] }> {
     const regions = [...new Set(this.hostsRunning("patroni").map((h) => h.region))];
     return this.t.database.mode === "stretched"
       ? [{ region: regions[0], nodes: this.hostsRunning("patroni") }]
       : regions.map((region) => ({ region, nodes: this.hostsRunning("patroni").filter((h) => h.region === region) }));
   }
 
-  /** Members of one cluster as Patroni reports them (from the first of its nodes that answers). */
-  async clusterMembers(nodes: readonly Host[]): Promise<Member[]> {
-    for (const h of nodes) {
-      const c = await getJson(`http://${this.env.addressOf(h.name)}:8008/cluster`).catch(() => null);
-      if (c?.members) return c.members as Member[];
-    }
-    return [];
+  async members(askNodes?: readonly string[]): Promise<Member[]> {
+    const ask = (nodes: readonly string[]) => probe.patroniMembers(nodes.map((n) => this.env.addressOf(n)));
+    if (askNodes) return ask(askNodes);
+    return (await Promise.all(this.clusters().map((c) => ask(c.nodes.map((h) => h.name))))).flat();
   }
 
-  /** Members of every cluster. */
-  async members(): Promise<Member[]> {
-    return (await Promise.all(this.clusters().map((c) => this.clusterMembers(c.nodes)))).flat();
-  }
-
-  /** The running read-write leader (a standby cluster's standby leader is not one). */
   async leader(): Promise<string | null> {
     return (await this.members()).find((m) => m.role === "leader" && m.state === "running")?.name ?? null;
   }
 
-  /** The members streaming WAL from `node`, as it reports them (Patroni's /patroni `replication`). */
-  async streamingFrom(node: string): Promise<Set<string>> {
-    const st = await getJson(`http://${this.env.addressOf(node)}:8008/patroni`);
-    return new Set((st?.replication ?? []).filter((r: { state: string }) => r.state === "streaming").map((r: { application_name: string }) => r.application_name));
+  streamingFrom(node: string): Promise<Set<string>> {
+    return probe.patroniStreaming(this.env.addressOf(node));
+  }
+
+  patroniAnswers(node: string): Promise<boolean> {
+    return probe.patroniAnswers(this.env.addressOf(node));
+  }
+
+  async redisPrimary(): Promise<string | null> {
+    const answers = await Promise.all(this.hostsRunning("sentinel").map((h) => this.sentinelMaster(h.name).catch(() => undefined)));
+    const live = answers.filter((a) => a !== undefined);
+    return live.length > 0 && live.every((a) => a && a === live[0]) ? (live[0] as string) : null;
+  }
+
+  async sentinelMaster(sentinelHost: string): Promise<string | null> {
+    const addr = await probe.sentinelMasterAddr(this.env.addressOf(sentinelHost), sentinelMasterName(this.t));
+    return addr === null ? null : this.nameAt(addr);
+  }
+
+  async redisReplication(host: string): Promise<RedisReplication | null> {
+    const r = await probe.redisReplicationAt(this.env.addressOf(host), this.state.secrets.redis);
+    return r && { role: r.role, connectedReplicas: r.connected, onlineReplicas: r.online.map((a) => this.nameAt(a)) };
+  }
+
+  /** Patroni logs `pg_rewind exit code=0` (its default format: local time, `YYYY-MM-DD HH:MM:SS,mmm`). */
+  async rewoundSince(node: string, since: number): Promise<boolean> {
+    const log = path.join(this.env.paths(this.host(node)).logDir, "patroni.log");
+    const text = fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "";
+    return [...text.matchAll(/^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3}) INFO: pg_rewind exit code=0$/gm)]
+      .some((m) => new Date(`${m[1]}T${m[2]}.${m[3]}`).getTime() / 1000 >= since);
   }
 
   /** Every lab service up and in its place: etcd healthy; per Patroni cluster one leader (or standby
@@ -431,7 +454,7 @@ export class Lab {
     const clusters = this.clusters();
     for (const { region, nodes } of clusters) {
       const lead = await waitFor(`every Patroni replica streaming${clusters.length > 1 ? ` in ${region}` : ""}`, timeoutMs, async () => {
-        const ms = await this.clusterMembers(nodes);
+        const ms = await this.members(nodes.map((n) => n.name));
         const l = ms.find((m) => (m.role === "leader" || m.role === "standby_leader") && m.state === "running");
         if (!l || ms.length !== nodes.length || ms.some((m) => m.state !== "running")) return undefined;
         const primary = l.role === "leader";
@@ -450,23 +473,14 @@ export class Lab {
       await waitFor(`HAProxy on ${h.name} routing to the primary`, timeoutMs, async () =>
         (await sql(this.haproxyTarget(h.name), "SELECT NOT pg_is_in_recovery()", 3000))[0] === "t", 250);
     }
-    step("HAProxy routes :5000 to the primary");
+    step(`HAProxy routes :${PORTS.haproxyPrimary} to the primary`);
     const redisCount = this.hostsRunning("redis").length;
     await waitFor("Sentinels agreeing on a Redis primary with all replicas", timeoutMs, async () => {
       const primary = await this.redisPrimary();
-      if (!primary) return false;
-      const info = String(await redisOnce(primary, 6379, this.state.secrets.redis, ["INFO", "replication"]));
-      return info.includes("role:master") && info.includes(`connected_slaves:${redisCount - 1}`);
+      const r = primary === null ? null : await this.redisReplication(primary);
+      return r?.role === "master" && r.connectedReplicas === redisCount - 1;
     }, 250);
     step("Redis: Sentinels agree on the primary, replicas connected");
-  }
-
-  /** The Redis primary every live Sentinel names, or null while they disagree. */
-  async redisPrimary(): Promise<string | null> {
-    const answers = await Promise.all(this.hostsRunning("sentinel").map((h) =>
-      redisOnce(this.env.addressOf(h.name), 26379, null, ["SENTINEL", "get-master-addr-by-name", sentinelMasterName(this.t)]).then((r) => (Array.isArray(r) ? String(r[0]) : null), () => undefined)));
-    const live = answers.filter((a) => a !== undefined);
-    return live.length > 0 && live.every((a) => a && a === live[0]) ? (live[0] as string) : null;
   }
 
   /** Every process the lab started (and the PostgreSQL servers Patroni started), alive now. */
@@ -476,11 +490,11 @@ export class Lab {
     return out;
   }
 
-  /** Kills everything the lab started, by PID, and removes its working directory. */
   /** Kills everything the lab started, by PID, and removes its working directory; with `keepTo`, the
-   * per-host logs and rendered configs are moved there first (for a post-mortem). */
-  async down(keepTo?: string): Promise<number> {
-    this.stopRestarting();
+   * per-host logs and rendered configs are moved there first (for a post-mortem). Returns how many
+   * processes it stopped. */
+  async teardown(keepTo?: string): Promise<number> {
+    this.endDrill();
     const procs = this.liveProcs().map((x) => x.proc);
     await killAll(procs);
     await this.wan?.destroy();
@@ -498,16 +512,10 @@ export class Lab {
     fs.rmSync(this.state.root, { recursive: true, force: true });
     return procs.length;
   }
-}
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function getJson(url: string, timeoutMs = 1500): Promise<any> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  return res.json();
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function postJson(url: string, body: object, timeoutMs = 1500): Promise<any> {
-  const res = await fetch(url, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
-  return res.json();
+  /** `keepAs` is a directory name under --keep-logs (the runner's `<preset>-after-<n>-drills`). */
+  async down(keepAs?: string): Promise<string> {
+    const n = await this.teardown(keepAs && this.state.keepLogs ? path.join(this.state.keepLogs, keepAs) : undefined);
+    return `lab (${this.preset}) down: stopped ${n} processes`;
+  }
 }

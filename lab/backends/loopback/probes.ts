@@ -1,0 +1,73 @@
+// What the loopback lab asks its servers over their own protocols (etcd's JSON gateway, Patroni's REST
+// API, RESP), as functions of addresses; the Lab turns addresses into host names around them.
+import { PORTS } from "../../../lib/model";
+import { redisOnce } from "../../clients/resp";
+import type { Member } from "../types";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function getJson(url: string, timeoutMs = 1500): Promise<any> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  return res.json();
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function postJson(url: string, body: object, timeoutMs = 1500): Promise<any> {
+  const res = await fetch(url, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
+  return res.json();
+}
+
+const etcd = (addr: string, p: string) => `http://${addr}:${PORTS.etcdClient}${p}`;
+const patroni = (addr: string, p: string) => `http://${addr}:${PORTS.patroniApi}${p}`;
+
+export function etcdMemberHealthy(addr: string): Promise<boolean> {
+  return getJson(etcd(addr, "/health")).then((j) => j?.health === "true", () => false);
+}
+
+/** The etcd leader's member name, asked of the first member that answers (`addrs` by host name). */
+export async function etcdLeaderName(addrs: ReadonlyMap<string, string>): Promise<string | null> {
+  for (const [name, addr] of addrs) {
+    const st = await postJson(etcd(addr, "/v3/maintenance/status"), {}).catch(() => null);
+    if (!st?.leader) continue;
+    if (st.leader === st.header.member_id) return name;
+    const list = await postJson(etcd(addr, "/v3/cluster/member/list"), {});
+    return (list.members as Array<{ ID: string; name: string }>).find((m) => m.ID === st.leader)?.name ?? null;
+  }
+  return null;
+}
+
+/** Members of a Patroni cluster, from the first of `addrs` that answers. */
+export async function patroniMembers(addrs: readonly string[]): Promise<Member[]> {
+  for (const a of addrs) {
+    const c = await getJson(patroni(a, "/cluster")).catch(() => null);
+    if (c?.members) return c.members as Member[];
+  }
+  return [];
+}
+
+/** Members streaming WAL from the node at `addr` (Patroni's /patroni `replication`). */
+export async function patroniStreaming(addr: string): Promise<Set<string>> {
+  const st = await getJson(patroni(addr, "/patroni"));
+  return new Set((st?.replication ?? []).filter((r: { state: string }) => r.state === "streaming").map((r: { application_name: string }) => r.application_name));
+}
+
+export function patroniAnswers(addr: string): Promise<boolean> {
+  return getJson(patroni(addr, "/health"), 1000).then(() => true, () => false);
+}
+
+/** The primary's address a Sentinel names; null when it names none; rejects when it does not answer. */
+export async function sentinelMasterAddr(addr: string, masterName: string): Promise<string | null> {
+  const r = await redisOnce(addr, PORTS.sentinel, null, ["SENTINEL", "get-master-addr-by-name", masterName]);
+  return Array.isArray(r) ? String(r[0]) : null;
+}
+
+/** A Redis server's `INFO replication`, with the addresses of its online replicas; null when it does not answer. */
+export async function redisReplicationAt(addr: string, password: string): Promise<{ role: "master" | "replica"; connected: number; online: string[] } | null> {
+  const info = await redisOnce(addr, PORTS.redis, password, ["INFO", "replication"]).then(String, () => null);
+  if (info === null) return null;
+  const master = /^role:master\b/m.test(info);
+  return {
+    role: master ? "master" : "replica",
+    connected: master ? Number(/^connected_slaves:(\d+)/m.exec(info)?.[1] ?? 0) : 0,
+    online: master ? [...info.matchAll(/^slave\d+:ip=([^,]+),port=\d+,state=online\b/gm)].map((m) => m[1]) : [],
+  };
+}
