@@ -92,8 +92,10 @@ describe("TierFirewall", () => {
     expect(rules("postgres").find((r) => r.port_range === "22")).toEqual({ port_range: "22", protocol: "tcp", source_addresses: ["198.51.100.0/24"] });
   });
 
-  it("admits web traffic to the app only from the load balancer", () => {
-    expect(rules("app").find((r) => r.port_range === "8080")).toEqual({ port_range: "8080", protocol: "tcp", source_load_balancer_uids: ["lb-id"] });
+  it("admits web traffic to the app only from the load balancer, and the monitoring hosts' health probe", () => {
+    expect(rules("app").find((r) => r.port_range === "8080")).toEqual({
+      port_range: "8080", protocol: "tcp", source_load_balancer_uids: ["lb-id"], source_tags: ["tag-monitoring"], source_addresses: ["10.101.0.0/20"],
+    });
   });
 
   it("does not open loopback-only HAProxy frontends", () => {

@@ -70,6 +70,33 @@ describe("contract between the Terraform stacks and the Ansible tree", () => {
     }
   });
 
+  // Prometheus runs on every monitoring host and scrapes or probes (through its local blackbox
+  // exporter) every target of prometheus.yml: each must be open from there, or its alert fires forever.
+  it("allows every Prometheus scrape and probe target port in the target tier's firewall from every monitoring host", () => {
+    const config = yaml.load(tree["files/prometheus/prometheus.yml"]) as { scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }> }> };
+    const hostOf = new Map(hostsOf(t).map((h) => [h.name, h]));
+    const monitors = hostsOf(t).filter((h) => h.services.includes("prometheus"));
+    const refused: string[] = [];
+    for (const job of config.scrape_configs) {
+      for (const target of job.static_configs.flatMap((c) => c.targets)) {
+        const [, name, targetPort] = /^(?:https?:\/\/)?([^:/]+):(\d+)/.exec(target)!;
+        const host = hostOf.get(name)!;
+        const stack = stacks.find((s) => s.name === `region-${host.region}`)!;
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        const rules = ((stack.json as any).resource.digitalocean_firewall[`fw-${host.tier}`].inbound_rule as Array<Record<string, any>>)
+          .filter((rule) => rule.protocol === "tcp" && rule.port_range === targetPort);
+        for (const monitor of monitors) {
+          const from = monitor.region === host.region
+            ? (rule: Record<string, string[]>) => (rule.source_tags ?? []).includes("${digitalocean_tag.tag-monitoring.name}")
+            : (rule: Record<string, string[]>) => (rule.source_addresses ?? []).includes(t.regions.find((r) => r.slug === monitor.region)!.vpcRange);
+          if (!rules.some(from)) refused.push(`${job.job_name}: ${monitor.name} → ${target}`);
+        }
+      }
+    }
+    expect(monitors.length).toBeGreaterThan(1);
+    expect(refused).toEqual([]);
+  });
+
   it("connects as the user cloud-init creates on every droplet (root SSH is disabled there)", () => {
     const all = yaml.load(tree["inventory/group_vars/all.yml"]) as { ansible_user: string; ansible_become_method: string };
     for (const { r } of resources("digitalocean_droplet")) {

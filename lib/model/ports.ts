@@ -4,9 +4,9 @@
 import { hostsOf, tiersRunning, type Service } from "./hosts";
 import type { Tier, Topology } from "./types";
 
-/** Who may connect: tiers (by tag in-region, by VPC range cross-region), the operators' CIDRs, the
- * region's load balancer, or nobody from outside (`local`: bound to 127.0.0.1 only). */
-export type PortSource = { readonly tiers: readonly Tier[] } | "admin" | "load_balancer" | "local";
+/** Who may connect: tiers (by tag in-region, by VPC range cross-region), optionally also the region's
+ * load balancer; the operators' CIDRs; or nobody from outside (`local`: bound to 127.0.0.1 only). */
+export type PortSource = { readonly tiers: readonly Tier[]; readonly loadBalancer?: true } | "admin" | "local";
 
 export interface PortRule {
   readonly name: string;
@@ -43,7 +43,8 @@ export function portTable(t: Pick<Topology, "app">): readonly PortRule[] {
     ({ name, service, port, protocol, from });
   return [
     rule("ssh", "ssh", PORTS.ssh, "admin"),
-    rule("app_http", "app", t.app.port, "load_balancer"),
+    // Web traffic from the load balancer; the monitoring hosts probe the health path (AppHealthFailing).
+    rule("app_http", "app", t.app.port, { tiers: ["monitoring"], loadBalancer: true }),
     rule("haproxy_primary", "haproxy", PORTS.haproxyPrimary, "local"),
     rule("haproxy_replicas", "haproxy", PORTS.haproxyReplicas, "local"),
     rule("haproxy_stats", "haproxy", PORTS.haproxyStats, { tiers: ["monitoring"] }),

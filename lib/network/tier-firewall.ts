@@ -1,6 +1,7 @@
 // One cloud firewall per tier and region, built from the model's port table: SSH from the operators'
-// CIDRs, web only from the region's load balancer, service ports only from the tiers that use them
-// (by tag in-region, by peered VPC range cross-region). Egress: the VPCs, plus DNS/HTTP(S)/NTP.
+// CIDRs, web only from the region's load balancer (and the monitoring hosts' health probe), service
+// ports only from the tiers that use them (by tag in-region, by peered VPC range cross-region).
+// Egress: the VPCs, plus DNS/HTTP(S)/NTP.
 import { Construct } from "constructs";
 import { Firewall, type FirewallInboundRule, type FirewallOutboundRule } from "../providers";
 import { firewallName, inboundRulesFor, PUBLIC_EGRESS, type PortRule, type Tier, type Topology } from "../model";
@@ -46,19 +47,20 @@ export class TierFirewall extends Construct {
 function inboundRule(rule: PortRule, props: TierFirewallProps): FirewallInboundRule | undefined {
   const base = { protocol: rule.protocol, portRange: String(rule.port) };
   if (rule.from === "admin") return { ...base, sourceAddresses: [...props.topology.ssh.adminCidrs] };
-  if (rule.from === "load_balancer") {
-    if (!props.loadBalancerId) throw new Error(`TierFirewall ${props.tier} in ${props.region}: port ${rule.port} takes web traffic but the region has no load balancer`);
-    return { ...base, sourceLoadBalancerUids: [props.loadBalancerId] };
-  }
   if (rule.from === "local") return undefined;
   const sourceTiers = rule.from.tiers;
+  if (rule.from.loadBalancer && !props.loadBalancerId) {
+    throw new Error(`TierFirewall ${props.tier} in ${props.region}: port ${rule.port} takes web traffic but the region has no load balancer`);
+  }
+  const loadBalancer = rule.from.loadBalancer ? { sourceLoadBalancerUids: [props.loadBalancerId!] } : {};
   const sourceTags = sourceTiers.flatMap((tier) => props.regionTierTags.get(tier) ?? []);
   const sourceAddresses = props.topology.regions
     .filter((r) => r.slug !== props.region && sourceTiers.some((tier) => (r.tiers[tier]?.count ?? 0) > 0))
     .map((r) => r.vpcRange);
-  if (sourceTags.length === 0 && sourceAddresses.length === 0) return undefined; // no client anywhere
+  if (sourceTags.length === 0 && sourceAddresses.length === 0 && !rule.from.loadBalancer) return undefined; // no client anywhere
   return {
     ...base,
+    ...loadBalancer,
     ...(sourceTags.length ? { sourceTags: [...new Set(sourceTags)] } : {}),
     ...(sourceAddresses.length ? { sourceAddresses } : {}),
   };
