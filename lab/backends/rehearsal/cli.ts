@@ -1,0 +1,142 @@
+// npm run rehearse -- up | converge | check | drill NAME… | exec HOST -- CMD… | status | down
+//   [--topology FILE] [--wan-rtt MS] [--report FILE] [--root DIR]
+// Exit codes: 0 done, 1 internal error, 2 bad input or a machine that cannot run it, 3 a failed
+// converge, check or drill.
+import * as fs from "fs";
+import * as path from "path";
+import { parseArgs } from "node:util";
+import { TopologyError } from "../../../lib/model/load";
+import { RehearsalError } from "./errors";
+import { down, readState, up } from "./rehearsal";
+import { execOn } from "./hosts";
+import { rehearsalPaths } from "./plan";
+
+const USAGE = `usage: npm run rehearse -- <command> [options]
+commands:
+  up                   boot one bare Debian 12 host per host of the topology (cloud-init from the synthesized user_data)
+  converge             the README's deploy: npm run generate, ansible-vault, ansible-playbook site.yml — twice
+  check                judge the converged shop from its hosts (etcd, Patroni, HAProxy, Redis, Prometheus, app, systemd)
+  drill NAME…          run failover drills on the converged hosts (primary-loss switchover region-loss redis-primary-loss)
+  exec HOST -- CMD…    run a command as root on a host; prints its output, exits with its status
+  status               what is up
+  down                 remove everything the rehearsal made (also after an interrupted up or converge)
+options:
+  --topology FILE      topology (default examples/topology.yaml)
+  --wan-rtt MS         round trip between regions (default 0)
+  --report FILE        write the JSON report here (default <root>/report.json)
+  --root DIR           working directory (default .rehearsal)
+  --purge              with down: also remove the cached image and packages
+  -h, --help           this text`;
+
+class UsageError extends Error {}
+
+export interface CliOptions {
+  command: string;
+  args: string[];
+  topology: string;
+  wanRttMs: number;
+  report: string | null;
+  root: string;
+  purge: boolean;
+}
+
+export function parseCli(argv: readonly string[]): CliOptions | "help" {
+  const dash = argv.indexOf("--");
+  const head = dash >= 0 ? argv.slice(0, dash) : [...argv];
+  const tail = dash >= 0 ? argv.slice(dash + 1) : [];
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: head, allowPositionals: true, strict: true,
+      options: {
+        topology: { type: "string", default: "examples/topology.yaml" }, "wan-rtt": { type: "string", default: "0" },
+        report: { type: "string" }, root: { type: "string", default: ".rehearsal" }, purge: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const v = parsed.values;
+  if (v.help) return "help";
+  const [command, ...args] = parsed.positionals;
+  const commands = ["up", "converge", "check", "drill", "exec", "status", "down"];
+  if (!command) throw new UsageError("a command is needed");
+  if (!commands.includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}; expected one of ${commands.join(", ")}`);
+  const wanRttMs = Number(v["wan-rtt"]);
+  if (!Number.isInteger(wanRttMs) || wanRttMs < 0 || wanRttMs > 1000) throw new UsageError(`--wan-rtt must be a whole number of milliseconds from 0 to 1000, got ${JSON.stringify(v["wan-rtt"])}`);
+  if (command === "exec" && (args.length !== 1 || tail.length === 0)) throw new UsageError("exec takes one host and a command after --: exec HOST -- CMD…");
+  if (command === "drill" && args.length === 0) throw new UsageError("drill needs at least one drill name");
+  if (!["exec", "drill"].includes(command) && args.length) throw new UsageError(`${command} takes no arguments, got ${args.join(" ")}`);
+  if (command !== "up" && argv.includes("--wan-rtt")) throw new UsageError("--wan-rtt goes with up (the network is made then)");
+  return { command, args: command === "exec" ? [...args, ...tail] : args, topology: v.topology!, wanRttMs, report: v.report ?? null, root: v.root!, purge: v.purge! };
+}
+
+const log = (line: string) => console.log(line);
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let o: CliOptions | "help";
+  try {
+    o = parseCli(argv);
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (o === "help") {
+    console.log(USAGE);
+    return 0;
+  }
+  const p = rehearsalPaths(path.resolve(o.root));
+  try {
+    switch (o.command) {
+      case "up":
+        try {
+          await up({ topologyFile: o.topology, root: o.root, wanRttMs: o.wanRttMs, log });
+        } catch (e) {
+          if (!(e instanceof RehearsalError && /already up/.test(e.message))) log("up failed; `npm run rehearse -- down` removes what it made");
+          throw e;
+        }
+        return 0;
+      case "down":
+        await down(o.root, log, !o.purge);
+        return 0;
+      case "status": {
+        const s = readState(p);
+        if (!s) {
+          log("no rehearsal is up");
+          return 0;
+        }
+        log(JSON.stringify(s, null, 2));
+        return 0;
+      }
+      case "exec": {
+        const [host, ...cmd] = o.args;
+        if (!readState(p)?.hosts[host]) throw new RehearsalError(`no rehearsal host named ${JSON.stringify(host)}; hosts: ${Object.keys(readState(p)?.hosts ?? {}).join(", ") || "(none: run up first)"}`);
+        const r = await execOn(host, cmd, { timeoutMs: 600_000 });
+        process.stdout.write(r.stdout);
+        process.stderr.write(r.stderr);
+        return r.code;
+      }
+      default: {
+        const mod = await import(o.command === "drill" ? "./drill-cli" : `./${o.command}`);
+        return await mod.run(o, p, log);
+      }
+    }
+  } catch (e) {
+    if (e instanceof RehearsalError || e instanceof TopologyError) {
+      console.error(`error: ${e.message}`);
+      return 2;
+    }
+    console.error(e);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  // Ctrl-C: stop here; `down` removes what was made (it finds everything by name).
+  process.on("SIGINT", () => {
+    console.error("interrupted; run `npm run rehearse -- down` to remove what the rehearsal made");
+    process.exit(130);
+  });
+  main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { console.error(e); process.exitCode = 1; });
+}
+void fs;

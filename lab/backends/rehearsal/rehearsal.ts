@@ -1,0 +1,238 @@
+// The rehearsal's life cycle: `up` (image, mirror, networks, hosts booted through cloud-init, the
+// deploy outputs file), `status`, `exec`, `down`. State is kept in <root>/state.json for people and
+// reports; `down` does not depend on it: it finds everything by the rehearsal's names (namespaces
+// `shoprh-*`, cgroups `shoprh/`, mounts and loop devices under the root), so an interrupted `up` is
+// cleaned too.
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import { spawn } from "child_process";
+import { loadTopology, type Topology } from "../../../lib/model";
+import { synthesize } from "../../../lib/synth";
+import { ensureAptRepo, ensureBaseDir, ensureBaseTarball, ensureMirrorCa, packagesOf } from "./image";
+import { attachVolume, boot, cgroupDir, cgroupProcs, execOn, hostDirs, initPid, isMounted, loopDevicesOf, prepareDisk, removeCgroups, shutdown } from "./hosts";
+import { deleteNamespace, makeFabric, makeHostNetwork, netnsPath, networkConfig, ourNamespaces } from "./net";
+import { deployOutputs, OPERATOR_ADDRESS, planOf, rehearsalPaths, type Plan, type RehearsalPaths } from "./plan";
+import { alive, poll, run, runAsync, runOk } from "./sys";
+import { buildAppRepository, APP_SETTINGS } from "./app-repo";
+
+export interface RehearsalState {
+  readonly topologyFile: string;
+  readonly wanRttMs: number;
+  readonly upAt: string;
+  hosts: Record<string, { nspawnPid?: number; loopDevice?: string }>;
+  mirrorPid?: number;
+  timings: Record<string, number>;
+}
+
+export { RehearsalError } from "./errors";
+import { RehearsalError } from "./errors";
+
+const MIRROR_PORT = 443;
+/** Disk per host after a real install (LAB-NOTES: ≈ 0.6 GB), plus the image and the mirror. */
+const DISK_PER_HOST_GB = 0.8;
+const DISK_BASE_GB = 3;
+
+/** What the machine must have; every missing piece at once, with the command that installs it. */
+export function preflight(hostCount: number, root: string): void {
+  const problems: string[] = [];
+  if (process.getuid?.() !== 0) problems.push("the rehearsal must run as root (it makes network namespaces, mounts and containers)");
+  const tools: Array<[string, string]> = [
+    ["systemd-nspawn", "systemd-container"], ["mmdebstrap", "mmdebstrap"], ["ip", "iproute2"], ["nsenter", "util-linux"],
+    ["losetup", "mount"], ["mkfs.ext4", "e2fsprogs"], ["dpkg-scanpackages", "dpkg-dev"], ["apt-ftparchive", "apt-utils"],
+    ["openssl", "openssl"], ["git", "git"], ["ansible-playbook", "ansible"], ["ansible-vault", "ansible"], ["ssh-keygen", "openssh-client"],
+  ];
+  const missing = tools.filter(([bin]) => run(["sh", "-c", `command -v ${bin}`]).code !== 0);
+  if (missing.length) problems.push(`missing programs: ${missing.map(([b]) => b).join(", ")} — install them with: apt-get install -y ${[...new Set(missing.map(([, p]) => p))].join(" ")}`);
+  if (!fs.readFileSync("/proc/filesystems", "utf8").includes("overlay")) problems.push("the kernel has no overlay file system (each host's disk is an overlay of the image)");
+  for (const h of ["systemd", "unified", "freezer"]) if (!fs.existsSync(path.join("/sys/fs/cgroup", h))) problems.push(`no cgroup hierarchy /sys/fs/cgroup/${h} (the hosts are placed, frozen and found there)`);
+  if (run(["ip", "netns", "list"]).code !== 0) problems.push("network namespaces are not available (`ip netns list` failed)");
+  fs.mkdirSync(root, { recursive: true });
+  const free = fs.statfsSync(root);
+  const needGb = DISK_BASE_GB + DISK_PER_HOST_GB * hostCount;
+  const freeGb = (free.bavail * free.bsize) / 2 ** 30;
+  if (freeGb < needGb) problems.push(`not enough disk under ${root}: ${freeGb.toFixed(1)} GiB free, ${needGb.toFixed(1)} GiB needed for ${hostCount} hosts`);
+  if (problems.length) throw new RehearsalError(`this machine cannot run the rehearsal:\n  - ${problems.join("\n  - ")}`);
+}
+
+export function readState(p: RehearsalPaths): RehearsalState | null {
+  try {
+    return JSON.parse(fs.readFileSync(p.state, "utf8")) as RehearsalState;
+  } catch {
+    return null;
+  }
+}
+
+function writeState(p: RehearsalPaths, s: RehearsalState): void {
+  fs.writeFileSync(`${p.state}.tmp`, JSON.stringify(s, null, 2));
+  fs.renameSync(`${p.state}.tmp`, p.state);
+}
+
+/** The user's topology with the app pointed at the reference shop app served on the rehearsal network
+ * (a user's own topology points at the user's own repository). */
+export function rehearsalTopology(topologyFile: string, p: RehearsalPaths, version: string): Topology {
+  const doc = yaml.load(fs.readFileSync(topologyFile, "utf8")) as Record<string, Record<string, unknown>>;
+  doc.app = { ...doc.app, ...APP_SETTINGS, version };
+  fs.writeFileSync(p.topology, `# The rehearsal's copy of ${topologyFile}: the app comes from the rehearsal's git mirror.\n${yaml.dump(doc, { lineWidth: -1 })}`);
+  return loadTopology(p.topology);
+}
+
+export interface UpOptions {
+  readonly topologyFile: string;
+  readonly root: string;
+  readonly wanRttMs: number;
+  readonly log: (line: string) => void;
+}
+
+export async function up(o: UpOptions): Promise<{ plan: Plan; t: Topology }> {
+  const p = rehearsalPaths(path.resolve(o.root));
+  const userTopology = loadTopology(o.topologyFile);
+  if (readState(p) || ourNamespaces().length) throw new RehearsalError(`a rehearsal is already up (or was interrupted): run \`npm run rehearse -- down\` first`);
+  preflight(planOf(userTopology).hosts.length, p.root);
+  const t0 = Date.now();
+  const timings: Record<string, number> = {};
+  const lap = (what: string, since: number) => { timings[what] = Math.round((Date.now() - since) / 100) / 10; };
+  for (const d of [p.cache, p.hosts, p.logs, path.join(p.operator, ".ssh")]) fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+
+  // 1. The reference app, served as a git repository, and the rehearsal's topology pointing at it.
+  let since = Date.now();
+  const mirrorRoot = path.join(p.root, "mirror");
+  const version = buildAppRepository(path.join(mirrorRoot, "git"), p.cache, o.log);
+  const t = rehearsalTopology(o.topologyFile, p, version);
+  const plan = planOf(t);
+  lap("app repository", since);
+
+  // 2. The operator's SSH key (stands in for the DigitalOcean SSH key the topology names).
+  if (!fs.existsSync(p.sshKey)) runOk(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "shop-rehearsal operator", "-f", p.sshKey]);
+  const publicKey = fs.readFileSync(`${p.sshKey}.pub`, "utf8").trim();
+
+  // 3. Synthesize the stacks: the droplets' user_data is what cloud-init gets.
+  since = Date.now();
+  const synthDir = path.join(p.root, "synth");
+  synthesize(t, synthDir);
+  const userData = userDataOf(synthDir, publicKey);
+  const outputs = deployOutputs(t, plan);
+  fs.writeFileSync(p.outputs, JSON.stringify(outputs, null, 2) + "\n");
+  lap("synth", since);
+
+  // 4. Image and mirror (cached after the first time).
+  since = Date.now();
+  const tarball = ensureBaseTarball(p.cache, o.log);
+  const tls = ensureMirrorCa(p.cache);
+  const base = ensureBaseDir(p.cache, tarball, tls.ca, o.log);
+  const cloudPackages = [...new Set(Object.values(userData).flatMap((u) => ((yaml.load(u) as { packages?: string[] }).packages ?? [])))];
+  const repo = ensureAptRepo(p.cache, base, packagesOf(t, outputs, cloudPackages), o.log);
+  fs.mkdirSync(mirrorRoot, { recursive: true });
+  fs.rmSync(path.join(mirrorRoot, "debian"), { force: true });
+  fs.symlinkSync(repo, path.join(mirrorRoot, "debian"));
+  lap("image and mirror", since);
+
+  const state: RehearsalState = { topologyFile: path.resolve(o.topologyFile), wanRttMs: o.wanRttMs, upAt: new Date().toISOString(), hosts: {}, timings };
+  writeState(p, state);
+
+  // 5. Networks, the mirror server, then every host.
+  since = Date.now();
+  makeFabric(plan);
+  state.mirrorPid = startMirror(plan, mirrorRoot, tls, path.join(p.logs, "mirror.log"));
+  writeState(p, state);
+  await poll("the mirror to answer", 20_000, () => inOperator(plan, ["curl", "-sf", "--cacert", tls.ca, `https://${OPERATOR_ADDRESS}/debian/Release`, "-o", "/dev/null"]).code === 0);
+  for (const h of plan.hosts) {
+    makeHostNetwork(plan, h);
+    const d = hostDirs(p.hosts, h.machine);
+    prepareDisk(base, d, { userData: userData[h.host.name], metaData: `instance-id: ${h.host.name}-rehearsal\nlocal-hostname: ${h.host.name}\n`, networkConfig: networkConfig(plan, h) });
+    const loopDevice = h.host.tier === "postgres" ? attachVolume(d, Math.min(t.database.volumeSizeGb, 8)) : undefined;
+    state.hosts[h.machine] = { loopDevice, nspawnPid: boot(h, d, loopDevice ?? null) };
+    writeState(p, state);
+  }
+  o.log(`booting ${plan.hosts.length} hosts`);
+  await Promise.all(plan.hosts.map((h) => waitBooted(h.machine, o.log)));
+  lap("boot", since);
+
+  // 6. The operator learns the hosts' SSH keys (as one would with ssh-keyscan or on first connect).
+  const scan = inOperator(plan, ["ssh-keyscan", "-T", "5", "-t", "ed25519", ...plan.hosts.map((h) => h.publicIpv4)]);
+  fs.writeFileSync(p.knownHosts, scan.stdout);
+  timings.total = Math.round((Date.now() - t0) / 100) / 10;
+  writeState(p, state);
+  o.log(`up: ${plan.hosts.length} hosts booted through cloud-init in ${timings.total} s; deploy outputs in ${path.relative(process.cwd(), p.outputs)}`);
+  return { plan, t };
+}
+
+/** Each droplet's user_data from its region stack, with the SSH key data source resolved to the operator's key. */
+function userDataOf(synthDir: string, publicKey: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const stacks = path.join(synthDir, "stacks");
+  for (const stack of fs.readdirSync(stacks)) {
+    const json = JSON.parse(fs.readFileSync(path.join(stacks, stack, "cdk.tf.json"), "utf8"));
+    for (const d of Object.values((json.resource?.digitalocean_droplet ?? {}) as Record<string, { name: string; user_data: string }>)) {
+      out[d.name] = d.user_data.replace(/\$\{data\.digitalocean_ssh_key\.[^.}]+\.public_key\}/g, publicKey);
+      if (out[d.name].includes("${")) throw new RehearsalError(`${stack}: the user_data of ${d.name} has a Terraform reference the rehearsal cannot resolve: ${/\$\{[^}]*\}/.exec(out[d.name])![0]}`);
+    }
+  }
+  return out;
+}
+
+function startMirror(plan: Plan, root: string, tls: { cert: string; key: string }, logFile: string): number {
+  fs.mkdirSync(cgroupDir("systemd", "operator"), { recursive: true });
+  const out = fs.openSync(logFile, "a");
+  const script = path.join(__dirname, "mirror.py");
+  const src = fs.existsSync(script) ? script : path.resolve(__dirname, "../../../../lab/backends/rehearsal/mirror.py");
+  const child = spawn("/bin/sh", ["-c", `echo $$ > ${cgroupDir("systemd", "operator")}/cgroup.procs && exec nsenter --net=${netnsPath(plan.operatorNs)} /usr/bin/python3 "$@"`, "sh", src, OPERATOR_ADDRESS, String(MIRROR_PORT), root, tls.cert, tls.key], { detached: true, stdio: ["ignore", out, out] });
+  fs.closeSync(out);
+  child.unref();
+  return child.pid!;
+}
+
+/** Runs a program in the operator's namespace (where Ansible and the drills run). */
+export function inOperator(plan: Plan, argv: readonly string[], env?: NodeJS.ProcessEnv) {
+  return run(["nsenter", `--net=${netnsPath(plan.operatorNs)}`, "--", ...argv], { env: env ?? process.env });
+}
+
+async function waitBooted(name: string, log: (l: string) => void): Promise<void> {
+  await poll(`${name} to start systemd`, 120_000, () => initPid(name) !== null, 250);
+  const state = await execOn(name, ["systemctl", "is-system-running", "--wait"], { timeoutMs: 300_000 });
+  const ci = await execOn(name, ["cloud-init", "status", "--wait", "--long"], { timeoutMs: 300_000 });
+  const failed = (await execOn(name, ["systemctl", "--failed", "--no-legend", "--plain"])).stdout.trim();
+  log(`  ${name}: systemd ${state.stdout.trim()}${failed ? ` (failed: ${failed.split("\n").map((l) => l.split(/\s/)[0]).join(", ")})` : ""}; cloud-init ${/status: (\S+)/.exec(ci.stdout)?.[1] ?? ci.stdout.trim()}`);
+  if (!/status: done/.test(ci.stdout)) throw new RehearsalError(`${name}: cloud-init did not finish cleanly:\n${ci.stdout}${ci.stderr}`);
+}
+
+/** Removes everything of the rehearsal, found by its names; safe to run any number of times. */
+export async function down(root: string, log: (l: string) => void, keepCache = true): Promise<void> {
+  const p = rehearsalPaths(path.resolve(root));
+  const state = readState(p);
+  const names = new Set([...Object.keys(state?.hosts ?? {}), ...listDirs(p.hosts)]);
+  await Promise.all([...names].map((n) => shutdown(n, state?.hosts[n]?.nspawnPid, 15_000)));
+  for (const pid of cgroupProcs()) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+  if (state?.mirrorPid && alive(state.mirrorPid)) process.kill(state.mirrorPid, "SIGKILL");
+  await poll("the rehearsal's processes to exit", 15_000, () => cgroupProcs().length === 0).catch((e: Error) => log(`warning: ${e.message}`));
+  // Mounts under the root, deepest first (host disks and anything nspawn left under them).
+  const mounts = fs.readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m && m.startsWith(p.root + "/"));
+  for (const m of mounts.sort((a, b) => b.length - a.length)) run(["umount", "-l", m]);
+  for (const n of names) {
+    for (const dev of loopDevicesOf(hostDirs(p.hosts, n).volume)) run(["losetup", "-d", dev]);
+    for (const dir of [`/run/systemd/nspawn/propagate/${n}`, `/run/systemd/nspawn/unix-export/${n}`]) fs.rmSync(dir, { recursive: true, force: true });
+  }
+  for (const ns of ourNamespaces()) deleteNamespace(ns);
+  removeCgroups();
+  const left = [...ourNamespaces(), ...names].filter((n) => isMounted(hostDirs(p.hosts, n).root) || n.startsWith("shoprh-"));
+  fs.rmSync(p.hosts, { recursive: true, force: true });
+  for (const f of [p.state, p.outputs, path.join(p.root, "mirror"), path.join(p.root, "synth"), p.ansible]) fs.rmSync(f, { recursive: true, force: true });
+  if (!keepCache) fs.rmSync(p.cache, { recursive: true, force: true });
+  if (left.length) throw new RehearsalError(`down could not remove: ${left.join(", ")}`);
+  log(`down: removed ${names.size} hosts, their networks, mounts and cgroups${keepCache ? ` (kept the image and package cache in ${p.cache})` : ""}`);
+}
+
+function listDirs(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name);
+  } catch {
+    return [];
+  }
+}
+
+export { execOn, runAsync, os };
