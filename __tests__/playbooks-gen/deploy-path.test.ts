@@ -139,3 +139,46 @@ describe("Patroni: the primary region holds the primary after a fresh deploy", (
     expect(holds({ status: -1, msg: "Connection refused" })).toBe(false);
   }, 60_000);
 });
+
+describe("the database role on a fresh droplet, and in the rehearsal's containers", () => {
+  const configure = load("playbooks/roles/patroni/tasks/configure.yml");
+  const at = (name: string) => configure.findIndex((task) => String(task.name).startsWith(name));
+  const allTasks = () => Object.keys(tree).filter((f) => /^playbooks\/.*\.yml$/.test(f) || f === "site.yml").flatMap((f) => mappings(load(f)));
+
+  it("creates /etc/udev/rules.d before writing the watchdog rule into it", () => {
+    expect(configure[at("Create the udev rules directory")]).toMatchObject({ "ansible.builtin.file": { path: "/etc/udev/rules.d", state: "directory" } });
+    expect(at("Create the udev rules directory")).toBeLessThan(at("Let Patroni (user postgres) open the watchdog after every boot"));
+  });
+
+  it("loads kernel modules and touches /dev/watchdog only outside containers, and says so", () => {
+    const kernel = allTasks().filter((m) => "community.general.modprobe" in m || "ansible.posix.sysctl" in m || (m["ansible.builtin.file"] as Task | undefined)?.path === "/dev/watchdog");
+    expect(kernel.length).toBe(2);
+    for (const task of kernel) {
+      expect(String(task.name)).toMatch(/\(not in a container\)$/);
+      expect(ansibleCondition(String(task.when), { ansible_virtualization_type: "kvm" })).toBe(true); // a droplet
+      expect(ansibleCondition(String(task.when), { ansible_virtualization_type: "systemd-nspawn" })).toBe(false);
+      expect(ansibleCondition(String(task.when), { ansible_virtualization_type: "container" })).toBe(false); // nspawn as root reads container= first
+    }
+    // The facts the condition reads are gathered before it.
+    expect(at("Find out whether this host is a container")).toBeLessThan(at("Load the softdog watchdog now"));
+    // Without /dev/watchdog Patroni runs on: `automatic` uses a watchdog only where there is one.
+    expect(yaml.load(tree["files/pg-nyc1-1/patroni.yml"])).toMatchObject({ watchdog: { mode: "automatic" } });
+  }, 60_000);
+
+  it("retries stanza-create while the first WAL archive-push holds the stanza's lock", () => {
+    const stanza = load("playbooks/roles/patroni/tasks/service.yml").find((task) => String(task.name).startsWith("Create the pgBackRest stanza"))!;
+    expect(stanza).toMatchObject({ until: "pgbackrest_stanza_create.rc == 0", retries: expect.any(Number), delay: expect.any(Number) });
+    expect(Number(stanza.retries) * Number(stanza.delay)).toBeGreaterThanOrEqual(30);
+  });
+
+  it("gives postgres the data directory's parent, where Patroni moves a failed data directory aside and clones a new one", () => {
+    expect(configure[at("Create the data directory's parent")]).toMatchObject({ "ansible.builtin.file": { path: "{{ patroni_data_dir | dirname }}", owner: "postgres" } });
+    expect(at("Create the data directory's parent")).toBeLessThan(configure.findIndex((task) => task.name === "Create the data directory"));
+  });
+
+  it("says when each command changed something, so a second run reports changed=0", () => {
+    const commands = allTasks().filter((m) => "ansible.builtin.command" in m || "ansible.builtin.shell" in m);
+    expect(commands.length).toBeGreaterThan(0);
+    expect(commands.filter((m) => !("changed_when" in m) && !("creates" in (m["ansible.builtin.command"] as Task ?? {}))).map((m) => m.name)).toEqual([]);
+  });
+});

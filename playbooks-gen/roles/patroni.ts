@@ -39,9 +39,16 @@ const sqlTasks: Task[] = [
   {
     name: "Create the pgBackRest stanza in the bucket",
     "ansible.builtin.command": { argv: ["pgbackrest", "--stanza={{ patroni_scope }}", "stanza-create"] },
-    ...asPostgres, register: "pgbackrest_stanza_create", changed_when: "'already exists' not in pgbackrest_stanza_create.stdout", when: onPrimary,
+    // The first WAL archive-push (archive_mode is on from the bootstrap) may hold the stanza's lock
+    // just then: stanza-create fails on the lock, and succeeds a few seconds later.
+    ...asPostgres, register: "pgbackrest_stanza_create", until: "pgbackrest_stanza_create.rc == 0", retries: 10, delay: 6,
+    changed_when: "'already exists' not in pgbackrest_stanza_create.stdout", when: onPrimary,
   },
 ];
+
+/** Container types (Ansible's virtual facts) whose kernel is the host's: no modules, no watchdog. */
+export const CONTAINER_TYPES = ["systemd-nspawn", "container", "lxc", "docker", "podman", "containerd"];
+const NOT_IN_CONTAINER = `ansible_virtualization_type not in ${JSON.stringify(CONTAINER_TYPES).replace(/"/g, "'").replace(/,/g, ", ")}`;
 
 /** A cluster has a leader (a standby cluster: a standby leader) whose PostgreSQL runs, as the node's
  * REST API reads it from the DCS. Not "this node is primary": on a re-run after a failover, or when a
@@ -77,12 +84,19 @@ const watchdogTasks: Task[] = [
     name: "Load the softdog watchdog at every boot",
     "ansible.builtin.copy": { dest: "/etc/modules-load.d/softdog.conf", content: "softdog\n", owner: "root", group: "root", mode: "0644" },
   },
-  { name: "Load the softdog watchdog now", "community.general.modprobe": { name: "softdog", state: "present" } },
+  { name: "Find out whether this host is a container", "ansible.builtin.setup": { gather_subset: ["!all", "!min", "virtual"] } },
+  // A container shares the host's kernel: it cannot load modules and has no /dev/watchdog (the
+  // rehearsal's systemd-nspawn hosts). Patroni's watchdog mode `automatic` then runs without one.
+  { name: "Load the softdog watchdog now (not in a container)", "community.general.modprobe": { name: "softdog", state: "present" }, when: NOT_IN_CONTAINER },
+  directory("Create the udev rules directory", "/etc/udev/rules.d", "root", "0755"),
   {
     name: "Let Patroni (user postgres) open the watchdog after every boot",
     "ansible.builtin.copy": { dest: "/etc/udev/rules.d/61-patroni-watchdog.rules", content: 'KERNEL=="watchdog", OWNER="postgres", GROUP="postgres", MODE="0600"\n', owner: "root", group: "root", mode: "0644" },
   },
-  { name: "Let Patroni (user postgres) open the watchdog now", "ansible.builtin.file": { path: "/dev/watchdog", owner: "postgres", group: "postgres", mode: "0600" } },
+  {
+    name: "Let Patroni (user postgres) open the watchdog now (not in a container)",
+    "ansible.builtin.file": { path: "/dev/watchdog", owner: "postgres", group: "postgres", mode: "0600" }, when: NOT_IN_CONTAINER,
+  },
 ];
 
 export const patroniRole: Role = {
@@ -127,6 +141,9 @@ export const patroniRole: Role = {
   configure: [
     directory("Give the data volume to postgres", "{{ patroni_volume_mount }}", "postgres", "0755"),
     directory("Create the Patroni config directory", "/etc/patroni", "root", "0755"),
+    // Owned by postgres, not root, so Patroni can move a failed data directory aside and pg_basebackup
+    // can create a new one there (remove_data_directory_on_rewind_failure rebuilds a replica).
+    directory("Create the data directory's parent", "{{ patroni_data_dir | dirname }}", "postgres", "0755"),
     directory("Create the data directory", "{{ patroni_data_dir }}", "postgres", "0700"),
     directory("Create the log directory", "{{ patroni_log_dir }}", "postgres", "0750"),
     directory("Create the pgBackRest spool directory", "/var/spool/pgbackrest", "postgres", "0750"),
