@@ -13,7 +13,7 @@ import type { RenderEnv } from "../../playbooks-gen/render-env";
 import * as yaml from "js-yaml";
 import { generateTree } from "../../playbooks-gen/generate";
 import { requireDebianPackages } from "../support/debian";
-import { ansibleCondition } from "./ansible-eval";
+import { ansibleConditions } from "./ansible-eval";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs } from "./fixtures";
 
 const t = example();
@@ -94,11 +94,10 @@ describe("rendered etcd and Patroni configs boot", () => {
     const etcd = hostsRunning(t, "etcd")[0];
     const list = spawnSync("etcdctl", [`--endpoints=http://${address(etcd.name)}:2379`, "member", "list", "--write-out=json"], { encoding: "utf8", timeout: 10_000 });
     expect(list.status).toBe(0);
-    expect(ansibleCondition(String(wait.until), { ...vars, etcd_member_list: { rc: 0, stdout: list.stdout } })).toBe(true);
     // What Debian's package starts on install: one member named after the host, on localhost.
     const defaults = { ...JSON.parse(list.stdout), members: [{ ID: 1, name: etcd.name, peerURLs: ["http://localhost:2380"], clientURLs: ["http://localhost:2379"] }] };
-    expect(ansibleCondition(String(wait.until), { ...vars, etcd_member_list: { rc: 0, stdout: JSON.stringify(defaults) } })).toBe(false);
-    expect(ansibleCondition(String(wait.until), { ...vars, etcd_member_list: { rc: 1, stdout: "" } })).toBe(false);
+    expect(ansibleConditions([list.stdout, JSON.stringify(defaults)].map((stdout) => ({ condition: String(wait.until), vars: { ...vars, etcd_member_list: { rc: 0, stdout } } }))
+      .concat([{ condition: String(wait.until), vars: { ...vars, etcd_member_list: { rc: 1, stdout: "" } } }]))).toEqual([true, false, false]);
   }, 120_000);
 
   it("patroni --validate-config accepts every node's patroni.yml", () => {

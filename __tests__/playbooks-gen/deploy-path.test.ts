@@ -3,7 +3,7 @@
 // of systemd containers found missing is held here, read from the generated tree.
 import * as yaml from "js-yaml";
 import { generateTree } from "../../playbooks-gen/generate";
-import { ansibleCondition } from "./ansible-eval";
+import { ansibleConditions } from "./ansible-eval";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
 
 type Task = Record<string, unknown>;
@@ -130,13 +130,16 @@ describe("Patroni: the primary region holds the primary after a fresh deploy", (
     const wait = service.find((task) => task.name === "Wait until its cluster has a running leader")!;
     expect(wait["ansible.builtin.uri"]).toEqual({ url: "http://127.0.0.1:{{ patroni_restapi_port }}/cluster" });
     const members = (...roles: Array<[string, string]>) => ({ status: 200, json: { members: roles.map(([role, state], i) => ({ name: `pg-${i}`, role, state })) } });
-    const holds = (patroni_cluster: unknown) => ansibleCondition(String(wait.until), { patroni_cluster });
-    expect(holds(members(["leader", "running"]))).toBe(true);
-    expect(holds(members(["replica", "running"], ["leader", "running"]))).toBe(true);
-    expect(holds(members(["standby_leader", "running"]))).toBe(true);
-    expect(holds(members(["replica", "running"]))).toBe(false);
-    expect(holds(members(["leader", "starting"]))).toBe(false);
-    expect(holds({ status: -1, msg: "Connection refused" })).toBe(false);
+    const cases: Array<[unknown, boolean]> = [
+      [members(["leader", "running"]), true],
+      [members(["replica", "running"], ["leader", "running"]), true],
+      [members(["standby_leader", "running"]), true],
+      [members(["standby_leader", "streaming"]), true],
+      [members(["replica", "running"]), false],
+      [members(["leader", "starting"]), false],
+      [{ status: -1, msg: "Connection refused" }, false],
+    ];
+    expect(ansibleConditions(cases.map(([patroni_cluster]) => ({ condition: String(wait.until), vars: { patroni_cluster } })))).toEqual(cases.map(([, holds]) => holds));
   }, 60_000);
 });
 
@@ -153,12 +156,11 @@ describe("the database role on a fresh droplet, and in the rehearsal's container
   it("loads kernel modules and touches /dev/watchdog only outside containers, and says so", () => {
     const kernel = allTasks().filter((m) => "community.general.modprobe" in m || "ansible.posix.sysctl" in m || (m["ansible.builtin.file"] as Task | undefined)?.path === "/dev/watchdog");
     expect(kernel.length).toBe(2);
-    for (const task of kernel) {
-      expect(String(task.name)).toMatch(/\(not in a container\)$/);
-      expect(ansibleCondition(String(task.when), { ansible_virtualization_type: "kvm" })).toBe(true); // a droplet
-      expect(ansibleCondition(String(task.when), { ansible_virtualization_type: "systemd-nspawn" })).toBe(false);
-      expect(ansibleCondition(String(task.when), { ansible_virtualization_type: "container" })).toBe(false); // nspawn as root reads container= first
-    }
+    for (const task of kernel) expect(String(task.name)).toMatch(/\(not in a container\)$/);
+    // A droplet (kvm) runs them; nspawn runs as root report `container` (read from PID 1's environment first).
+    const types = ["kvm", "systemd-nspawn", "container"];
+    expect(ansibleConditions(kernel.flatMap((task) => types.map((type) => ({ condition: String(task.when), vars: { ansible_virtualization_type: type } })))))
+      .toEqual(kernel.flatMap(() => [true, false, false]));
     // The facts the condition reads are gathered before it.
     expect(at("Find out whether this host is a container")).toBeLessThan(at("Load the softdog watchdog now"));
     // Without /dev/watchdog Patroni runs on: `automatic` uses a watchdog only where there is one.

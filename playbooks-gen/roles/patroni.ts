@@ -52,9 +52,10 @@ const NOT_IN_CONTAINER = `ansible_virtualization_type not in ${JSON.stringify(CO
 
 /** A cluster has a leader (a standby cluster: a standby leader) whose PostgreSQL runs, as the node's
  * REST API reads it from the DCS. Not "this node is primary": on a re-run after a failover, or when a
- * rebuilt bootstrap node joins an existing cluster, the leader is elsewhere and that is fine. */
+ * rebuilt bootstrap node joins an existing cluster, the leader is elsewhere and that is fine. Patroni
+ * 3.0.2 reports a running member as `running`; later versions call a standby leader `streaming`. */
 export const CLUSTER_HAS_LEADER = "patroni_cluster.status == 200 and "
-  + "(patroni_cluster.json.members | selectattr('role', 'in', ['leader', 'standby_leader']) | selectattr('state', 'equalto', 'running') | list | length) > 0";
+  + "(patroni_cluster.json.members | selectattr('role', 'in', ['leader', 'standby_leader']) | selectattr('state', 'in', ['running', 'streaming']) | list | length) > 0";
 
 /** Patroni starts in waves (host_vars patroni_start_wave, from the model), each after the previous
  * one's cluster has a leader, so on a fresh deploy the node the model designates creates the cluster:
