@@ -5,7 +5,7 @@ import { loadTopology, TIMING_PRESETS, type TimingPresetName } from "../lib/mode
 import { Lab, type LabOptions } from "./backends/loopback/lab";
 import { LOOPBACK_HINTS, loopbackCapabilities, loopbackProvider } from "./backends/loopback/provider";
 import { checkDrills, defaultDrills, DRILLS } from "./drills/registry";
-import { writeReport } from "./drills/report";
+import { unsafeResults, writeReport } from "./drills/report";
 import { runDrills } from "./drills/runner";
 
 interface Args {
@@ -118,8 +118,7 @@ async function main(): Promise<number> {
       const presets: TimingPresetName[] = args.baseline && args.options.preset !== "stock" ? [args.options.preset, "stock"] : [args.options.preset];
       const results = await runDrills(loopbackProvider(args.options), presets, names, args.repeat, log);
       if (args.report) writeReport(args.report, results, args.options.topologyFile, "loopback");
-      // Targets are benchmarks (issue 4); data safety and recovery are what must never regress.
-      const unsafe = results.filter((r) => r.lostAckedWrites > r.lostAckedWritesBound || r.maxConcurrentPrimaries > 1 || r.rtoSeconds === null || r.violations.length > 0);
+      const unsafe = unsafeResults(results);
       for (const r of unsafe) log(`UNSAFE: ${r.name} (${r.preset})`);
       return unsafe.length > 0 || (args.strictTargets && results.some((r) => !r.passed)) ? 1 : 0;
     }

@@ -13,6 +13,13 @@ export function printRow(r: DrillResult, log: (l: string) => void): void {
   for (const v of r.violations) log(`       VIOLATION: ${v}`);
 }
 
+/** Drills that must fail a run whatever its targets (issue 4: targets are benchmarks; data safety and
+ * recovery are what must never regress): acknowledged writes lost beyond the bound, two primaries at
+ * once, writes that never came back, or any violation. */
+export function unsafeResults(results: readonly DrillResult[]): DrillResult[] {
+  return results.filter((r) => r.lostAckedWrites > r.lostAckedWritesBound || r.maxConcurrentPrimaries > 1 || r.rtoSeconds === null || r.violations.length > 0);
+}
+
 export function median(xs: readonly number[]): number | null {
   if (xs.length === 0) return null;
   const s = [...xs].sort((a, b) => a - b);
