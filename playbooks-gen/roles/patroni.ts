@@ -55,7 +55,7 @@ const NOT_IN_CONTAINER = `ansible_virtualization_type not in ${JSON.stringify(CO
  * rebuilt bootstrap node joins an existing cluster, the leader is elsewhere and that is fine. Patroni
  * 3.0.2 reports a running member as `running`; later versions call a standby leader `streaming`. */
 export const CLUSTER_HAS_LEADER = "patroni_cluster.status == 200 and "
-  + "(patroni_cluster.json.members | selectattr('role', 'in', ['leader', 'standby_leader']) | selectattr('state', 'in', ['running', 'streaming']) | list | length) > 0";
+  + "(patroni_cluster.json.members | selectattr('role', 'match', '(standby_)?leader$') | selectattr('state', 'in', ['running', 'streaming']) | list | length) > 0";
 
 /** Patroni starts in waves (host_vars patroni_start_wave, from the model), each after the previous
  * one's cluster has a leader, so on a fresh deploy the node the model designates creates the cluster:
