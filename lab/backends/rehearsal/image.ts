@@ -10,7 +10,7 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { generateTree } from "../../../playbooks-gen/generate";
 import { parseDeployOutputs, type Topology } from "../../../lib/model";
-import { MIRROR_URL, OPERATOR_ADDRESS } from "./plan";
+import { MIRROR_URL, OPERATOR_ADDRESS, SPACES_DOMAIN } from "./plan";
 import { run, runOk } from "./sys";
 
 /** What a DigitalOcean Debian 12 image has that a minimal root file system lacks (LAB-NOTES). */
@@ -50,19 +50,31 @@ export function ensureBaseTarball(cache: string, log: (l: string) => void): stri
   return tarball;
 }
 
-/** The mirror's CA and server certificate (IP SAN = the operator's address), made once. */
-export function ensureMirrorCa(cache: string): { ca: string; cert: string; key: string } {
-  const dir = path.join(cache, "mirror-tls");
-  const files = { ca: path.join(dir, "ca.crt"), caKey: path.join(dir, "ca.key"), cert: path.join(dir, "server.crt"), key: path.join(dir, "server.key") };
-  if (!fs.existsSync(files.cert)) {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    runOk(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650", "-subj", "/CN=shop-multiregion rehearsal mirror CA", "-keyout", files.caKey, "-out", files.ca]);
-    const ext = path.join(dir, "san.ext");
-    fs.writeFileSync(ext, `subjectAltName=IP:${OPERATOR_ADDRESS}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n`);
-    runOk(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${OPERATOR_ADDRESS}`, "-keyout", files.key, "-out", path.join(dir, "server.csr")]);
-    runOk(["openssl", "x509", "-req", "-in", path.join(dir, "server.csr"), "-CA", files.ca, "-CAkey", files.caKey, "-CAcreateserial", "-days", "3650", "-extfile", ext, "-out", files.cert]);
-  }
-  return { ca: files.ca, cert: files.cert, key: files.key };
+/** The rehearsal's private CA (trusted by the image, as a company's own CA would be) and the
+ * certificates of the mirror (IP SAN = the operator's address) and of the Spaces stand-in (the
+ * regions' virtual-host names). Made once; the Spaces one again when the regions change. */
+export function ensureRehearsalTls(cache: string, regions: readonly string[]) {
+  const dir = path.join(cache, "tls");
+  const ca = path.join(dir, "ca.crt");
+  const caKey = path.join(dir, "ca.key");
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (!fs.existsSync(ca)) runOk(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "3650", "-subj", "/CN=shop-multiregion rehearsal CA", "-keyout", caKey, "-out", ca]);
+  const issue = (name: string, cn: string, sans: readonly string[]) => {
+    const cert = path.join(dir, `${name}.crt`);
+    const key = path.join(dir, `${name}.key`);
+    const ext = `subjectAltName=${sans.join(",")}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n`;
+    const extFile = path.join(dir, `${name}.ext`);
+    if (fs.existsSync(cert) && fs.existsSync(extFile) && fs.readFileSync(extFile, "utf8") === ext) return { cert, key };
+    fs.writeFileSync(extFile, ext);
+    runOk(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${cn}`, "-keyout", key, "-out", `${cert}.csr`]);
+    runOk(["openssl", "x509", "-req", "-in", `${cert}.csr`, "-CA", ca, "-CAkey", caKey, "-CAcreateserial", "-days", "3650", "-extfile", extFile, "-out", cert]);
+    return { cert, key };
+  };
+  return {
+    ca,
+    mirror: issue("mirror", OPERATOR_ADDRESS, [`IP:${OPERATOR_ADDRESS}`]),
+    spaces: issue("spaces", SPACES_DOMAIN, [...regions].sort().flatMap((r) => [`DNS:${r}.${SPACES_DOMAIN}`, `DNS:*.${r}.${SPACES_DOMAIN}`])),
+  };
 }
 
 /** Extracts the tarball into a read-only lower layer and makes it a "droplet image": the rehearsal's
@@ -72,7 +84,7 @@ export function ensureBaseDir(cache: string, tarball: string, caFile: string, lo
   const dir = tarball.replace(/\.tar\.gz$/, "");
   const done = path.join(cache, `${path.basename(dir)}.ready`);
   // Bump when the preparation below changes, so cached layers are made again.
-  const caHash = hash(fs.readFileSync(caFile, "utf8"), "layer-2");
+  const caHash = hash(fs.readFileSync(caFile, "utf8"), "layer-3");
   if (fs.existsSync(done) && fs.readFileSync(done, "utf8") === caHash) return dir;
   log(`preparing the image layer ${dir}`);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -91,7 +103,8 @@ export function ensureBaseDir(cache: string, tarball: string, caFile: string, lo
   // As DigitalOcean's image: en_US.UTF-8 generated (cloud-init sets it as the system locale), no resolver.
   fs.writeFileSync(at("etc/locale.gen"), "en_US.UTF-8 UTF-8\n");
   runOk(["chroot", dir, "locale-gen"]);
-  fs.writeFileSync(at("etc/resolv.conf"), "# No name server on the rehearsal's networks: hosts find each other through /etc/hosts.\n");
+  // The operator's resolver answers for the names the rehearsal stands in for (Spaces) and no others.
+  fs.writeFileSync(at("etc/resolv.conf"), `nameserver ${OPERATOR_ADDRESS}\n`);
   fs.rmSync(at("var/lib/dbus/machine-id"), { force: true });
   fs.writeFileSync(at("etc/dpkg/dpkg.cfg.d/rehearsal-unsafe-io"), "# Parallel installs on one disk: skip fsync storms.\nforce-unsafe-io\n");
   fs.writeFileSync(done, caHash);

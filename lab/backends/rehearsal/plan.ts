@@ -14,6 +14,9 @@ export const PUBLIC_GATEWAY = `${PUBLIC_NET}.1`;
 /** The operator's machine on the public side: Ansible, the drills, the apt and git mirror. */
 export const OPERATOR_ADDRESS = `${PUBLIC_NET}.2`;
 export const MIRROR_URL = `https://${OPERATOR_ADDRESS}`;
+/** The DigitalOcean Spaces stand-in (S3 API for pgBackRest), found by name through the operator's resolver. */
+export const SPACES_ADDRESS = `${PUBLIC_NET}.3`;
+export const SPACES_DOMAIN = "digitaloceanspaces.com";
 const FIRST_HOST = 10;
 /** Stand-ins for the regions' load balancer IPs (reserved for the edge stand-ins). */
 const FIRST_LB = 200;

@@ -10,10 +10,10 @@ import * as yaml from "js-yaml";
 import { spawn } from "child_process";
 import { loadTopology, type Topology } from "../../../lib/model";
 import { synthesize } from "../../../lib/synth";
-import { ensureAptRepo, ensureBaseDir, ensureBaseTarball, ensureMirrorCa, packagesOf } from "./image";
+import { ensureAptRepo, ensureBaseDir, ensureBaseTarball, ensureRehearsalTls, packagesOf } from "./image";
 import { attachVolume, boot, cgroupDir, cgroupProcs, execOn, hostDirs, initPid, isMounted, loopDevicesOf, prepareDisk, removeCgroups, shutdown } from "./hosts";
 import { deleteNamespace, makeFabric, makeHostNetwork, netnsPath, networkConfig, ourNamespaces } from "./net";
-import { deployOutputs, OPERATOR_ADDRESS, planOf, rehearsalPaths, type Plan, type RehearsalPaths } from "./plan";
+import { deployOutputs, OPERATOR_ADDRESS, SPACES_ADDRESS, SPACES_DOMAIN, planOf, rehearsalPaths, type Plan, type RehearsalPaths } from "./plan";
 import { alive, poll, run, runAsync, runOk } from "./sys";
 import { buildAppRepository, APP_SETTINGS } from "./app-repo";
 
@@ -22,7 +22,9 @@ export interface RehearsalState {
   readonly wanRttMs: number;
   readonly upAt: string;
   hosts: Record<string, { nspawnPid?: number; loopDevice?: string }>;
-  mirrorPid?: number;
+  operatorPids?: number[];
+  /** The image layer every host's disk sits on (powerOn boots a host again on it). */
+  baseDir?: string;
   timings: Record<string, number>;
 }
 
@@ -40,7 +42,7 @@ export function preflight(hostCount: number, root: string): void {
   if (process.getuid?.() !== 0) problems.push("the rehearsal must run as root (it makes network namespaces, mounts and containers)");
   const tools: Array<[string, string]> = [
     ["systemd-nspawn", "systemd-container"], ["mmdebstrap", "mmdebstrap"], ["ip", "iproute2"], ["nsenter", "util-linux"],
-    ["losetup", "mount"], ["mkfs.ext4", "e2fsprogs"], ["dpkg-scanpackages", "dpkg-dev"], ["apt-ftparchive", "apt-utils"],
+    ["losetup", "mount"], ["mkfs.ext4", "e2fsprogs"], ["dnsmasq", "dnsmasq-base"], ["dpkg-scanpackages", "dpkg-dev"], ["apt-ftparchive", "apt-utils"],
     ["openssl", "openssl"], ["git", "git"], ["ansible-playbook", "ansible"], ["ansible-vault", "ansible"], ["ssh-keygen", "openssh-client"],
   ];
   const missing = tools.filter(([bin]) => run(["sh", "-c", `command -v ${bin}`]).code !== 0);
@@ -64,7 +66,7 @@ export function readState(p: RehearsalPaths): RehearsalState | null {
   }
 }
 
-function writeState(p: RehearsalPaths, s: RehearsalState): void {
+export function writeState(p: RehearsalPaths, s: RehearsalState): void {
   fs.writeFileSync(`${p.state}.tmp`, JSON.stringify(s, null, 2));
   fs.renameSync(`${p.state}.tmp`, p.state);
 }
@@ -119,7 +121,7 @@ export async function up(o: UpOptions): Promise<{ plan: Plan; t: Topology }> {
   // 4. Image and mirror (cached after the first time).
   since = Date.now();
   const tarball = ensureBaseTarball(p.cache, o.log);
-  const tls = ensureMirrorCa(p.cache);
+  const tls = ensureRehearsalTls(p.cache, t.regions.map((r) => r.slug));
   const base = ensureBaseDir(p.cache, tarball, tls.ca, o.log);
   const cloudPackages = [...new Set(Object.values(userData).flatMap((u) => ((yaml.load(u) as { packages?: string[] }).packages ?? [])))];
   const repo = ensureAptRepo(p.cache, base, packagesOf(t, outputs, cloudPackages), o.log);
@@ -128,15 +130,23 @@ export async function up(o: UpOptions): Promise<{ plan: Plan; t: Topology }> {
   fs.symlinkSync(repo, path.join(mirrorRoot, "debian"));
   lap("image and mirror", since);
 
-  const state: RehearsalState = { topologyFile: path.resolve(o.topologyFile), wanRttMs: o.wanRttMs, upAt: new Date().toISOString(), hosts: {}, timings };
+  const state: RehearsalState = { topologyFile: path.resolve(o.topologyFile), wanRttMs: o.wanRttMs, upAt: new Date().toISOString(), hosts: {}, timings, baseDir: base };
   writeState(p, state);
 
   // 5. Networks, the mirror server, then every host.
   since = Date.now();
   makeFabric(plan);
-  state.mirrorPid = startMirror(plan, mirrorRoot, tls, path.join(p.logs, "mirror.log"));
+  const spacesRoot = path.join(p.root, "spaces");
+  fs.mkdirSync(spacesRoot, { recursive: true });
+  state.operatorPids = [
+    startOperatorService(plan, path.join(p.logs, "mirror.log"), ["/usr/bin/python3", besideThis("mirror.py"), OPERATOR_ADDRESS, String(MIRROR_PORT), mirrorRoot, tls.mirror.cert, tls.mirror.key]),
+    startOperatorService(plan, path.join(p.logs, "spaces.log"), ["/usr/bin/python3", besideThis("spaces-stand-in.py"), SPACES_ADDRESS, String(MIRROR_PORT), spacesRoot, tls.spaces.cert, tls.spaces.key]),
+    // The droplets' resolver: names the rehearsal stands in for (Spaces), nothing else (an instant "no").
+    startOperatorService(plan, path.join(p.logs, "dnsmasq.log"), ["dnsmasq", "--keep-in-foreground", "--log-facility=-", "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces", `--listen-address=${OPERATOR_ADDRESS}`, `--address=/${SPACES_DOMAIN}/${SPACES_ADDRESS}`, `--pid-file=${path.join(p.root, "dnsmasq.pid")}`]),
+  ];
   writeState(p, state);
   await poll("the mirror to answer", 20_000, () => inOperator(plan, ["curl", "-sf", "--cacert", tls.ca, `https://${OPERATOR_ADDRESS}/debian/Release`, "-o", "/dev/null"]).code === 0);
+  await poll("the Spaces stand-in to answer", 20_000, () => inOperator(plan, ["curl", "-s", "--cacert", tls.ca, "--resolve", `probe.${t.regions[0].slug}.${SPACES_DOMAIN}:443:${SPACES_ADDRESS}`, `https://probe.${t.regions[0].slug}.${SPACES_DOMAIN}/`, "-o", "/dev/null"]).code === 0);
   for (const h of plan.hosts) {
     makeHostNetwork(plan, h);
     const d = hostDirs(p.hosts, h.machine);
@@ -172,15 +182,21 @@ function userDataOf(synthDir: string, publicKey: string): Record<string, string>
   return out;
 }
 
-function startMirror(plan: Plan, root: string, tls: { cert: string; key: string }, logFile: string): number {
+/** Starts a daemon of the operator's (the mirror, the name server, the Spaces stand-in) in its namespace
+ * and the rehearsal's cgroup, so that `down` finds it. */
+function startOperatorService(plan: Plan, logFile: string, argv: readonly string[]): number {
   fs.mkdirSync(cgroupDir("systemd", "operator"), { recursive: true });
   const out = fs.openSync(logFile, "a");
-  const script = path.join(__dirname, "mirror.py");
-  const src = fs.existsSync(script) ? script : path.resolve(__dirname, "../../../../lab/backends/rehearsal/mirror.py");
-  const child = spawn("/bin/sh", ["-c", `echo $$ > ${cgroupDir("systemd", "operator")}/cgroup.procs && exec nsenter --net=${netnsPath(plan.operatorNs)} /usr/bin/python3 "$@"`, "sh", src, OPERATOR_ADDRESS, String(MIRROR_PORT), root, tls.cert, tls.key], { detached: true, stdio: ["ignore", out, out] });
+  const child = spawn("/bin/sh", ["-c", `echo $$ > ${cgroupDir("systemd", "operator")}/cgroup.procs && exec nsenter --net=${netnsPath(plan.operatorNs)} "$@"`, "sh", ...argv], { detached: true, stdio: ["ignore", out, out] });
   fs.closeSync(out);
   child.unref();
   return child.pid!;
+}
+
+/** A file shipped beside this module (the Python stand-ins), from the sources or from dist/. */
+function besideThis(name: string): string {
+  const here = path.join(__dirname, name);
+  return fs.existsSync(here) ? here : path.resolve(__dirname, "../../../../lab/backends/rehearsal", name);
 }
 
 /** Runs a program in the operator's namespace (where Ansible and the drills run). */
@@ -208,7 +224,7 @@ export async function down(root: string, log: (l: string) => void, keepCache = t
       process.kill(pid, "SIGKILL");
     } catch { /* gone */ }
   }
-  if (state?.mirrorPid && alive(state.mirrorPid)) process.kill(state.mirrorPid, "SIGKILL");
+  for (const pid of state?.operatorPids ?? []) if (alive(pid)) process.kill(pid, "SIGKILL");
   await poll("the rehearsal's processes to exit", 15_000, () => cgroupProcs().length === 0).catch((e: Error) => log(`warning: ${e.message}`));
   // Mounts under the root, deepest first (host disks and anything nspawn left under them).
   const mounts = fs.readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m && m.startsWith(p.root + "/"));
@@ -221,7 +237,7 @@ export async function down(root: string, log: (l: string) => void, keepCache = t
   removeCgroups();
   const left = [...ourNamespaces(), ...names].filter((n) => isMounted(hostDirs(p.hosts, n).root) || n.startsWith("shoprh-"));
   fs.rmSync(p.hosts, { recursive: true, force: true });
-  for (const f of [p.state, p.outputs, path.join(p.root, "mirror"), path.join(p.root, "synth"), p.ansible]) fs.rmSync(f, { recursive: true, force: true });
+  for (const f of [p.state, p.outputs, path.join(p.root, "mirror"), path.join(p.root, "spaces"), path.join(p.root, "synth"), path.join(p.root, "dnsmasq.pid"), p.ansible]) fs.rmSync(f, { recursive: true, force: true });
   if (!keepCache) fs.rmSync(p.cache, { recursive: true, force: true });
   if (left.length) throw new RehearsalError(`down could not remove: ${left.join(", ")}`);
   log(`down: removed ${names.size} hosts, their networks, mounts and cgroups${keepCache ? ` (kept the image and package cache in ${p.cache})` : ""}`);

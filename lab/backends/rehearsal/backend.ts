@@ -1,0 +1,319 @@
+// The rehearsal as a DrillBackend: the hosts are the containers Ansible converged; faults are what a
+// cloud does to a droplet (power cut, power on, freeze); probes speak each server's own protocol to
+// its private address from the operator's namespace (the drill process runs there, as on a bastion);
+// customer orders go through the reference app's HTTP API; the failover hook is the one Ansible
+// installed, triggered by the real alert path (Prometheus rule → Alertmanager → webhook).
+import { Client } from "pg";
+import { hostsOf, PORTS, type Host, type Service, type TimingPresetName, type Topology } from "../../../lib/model";
+import { postgresClusterOf, sentinelMasterName } from "../../../playbooks-gen/views/clusters";
+import { failoverHookNeeded, survivingRegion } from "../../../playbooks-gen/views/failover";
+import { PATRONI_CONFIG_FILE, PATRONI_ENV_FILE } from "../../../playbooks-gen/roles/patroni";
+import * as probe from "../loopback/probes";
+import type { BackendProvider, DrillBackend, ExecResult, FailoverHookControl, Member, OrderWriter, PgTarget, RedisReplication, RedisTarget, StoredOrder, WriteOp } from "../types";
+import { boot, execOn, freeze, hostDirs, initPid, powerCut, thaw } from "./hosts";
+import { planOf, type HostPlan, type Plan, type RehearsalPaths } from "./plan";
+import { readState, writeState } from "./rehearsal";
+import { poll, sleep } from "./sys";
+import { readVault } from "./vault";
+import { RehearsalError } from "./errors";
+
+/** Orders the drills write carry this idempotency-key prefix; the number after it is the drill's id. */
+export const DRILL_KEY_PREFIX = "drill-";
+const WRITE_INTERVAL_MS = 20;
+const WRITE_TIMEOUT_MS = 2000;
+
+/** Which systemd unit runs a service on a converged host. */
+const UNITS: Partial<Record<Service, string>> = {
+  etcd: "etcd", patroni: "patroni", haproxy: "haproxy", redis: "redis-server", sentinel: "redis-sentinel",
+  app: "shop-app", worker: "shop-worker", prometheus: "prometheus", alertmanager: "prometheus-alertmanager",
+};
+
+export class RehearsalBackend implements DrillBackend {
+  readonly kind = "rehearsal" as const;
+  readonly preset: TimingPresetName;
+  private readonly plan: Plan;
+  private readonly byName: ReadonlyMap<string, HostPlan>;
+  private readonly byAddress: ReadonlyMap<string, string>;
+  private readonly vault: Record<string, string>;
+
+  constructor(readonly t: Topology, private readonly p: RehearsalPaths, readonly log: (line: string) => void) {
+    this.preset = t.timing;
+    this.plan = planOf(t);
+    this.byName = new Map(this.plan.hosts.map((h) => [h.host.name, h]));
+    this.byAddress = new Map(this.plan.hosts.flatMap((h) => [[h.privateIpv4, h.host.name], [h.publicIpv4, h.host.name]]));
+    this.vault = readVault(p);
+  }
+
+  private hp(name: string): HostPlan {
+    const h = this.byName.get(name);
+    if (!h) throw new Error(`no rehearsal host named ${name}`);
+    return h;
+  }
+
+  private addr(name: string): string {
+    return this.hp(name).privateIpv4;
+  }
+
+  /** A host name from what a server reports (an address or, with announce-hostnames, a name). */
+  private nameAt(addrOrName: string): string {
+    return this.byName.has(addrOrName) ? addrOrName : this.byAddress.get(addrOrName) ?? addrOrName;
+  }
+
+  hosts(): readonly Host[] {
+    return hostsOf(this.t);
+  }
+
+  host(name: string): Host {
+    return this.hp(name).host;
+  }
+
+  hostsRunning(service: Service): readonly Host[] {
+    return this.hosts().filter((h) => h.services.includes(service));
+  }
+
+  async powerOff(host: string): Promise<void> {
+    powerCut(this.hp(host).machine);
+  }
+
+  async powerOn(host: string): Promise<void> {
+    const h = this.hp(host);
+    if (initPid(h.machine) !== null) return;
+    const state = readState(this.p);
+    if (!state?.baseDir) throw new RehearsalError("the rehearsal state has no image layer: run down and up again");
+    state.hosts[h.machine].nspawnPid = boot(h, hostDirs(this.p.hosts, h.machine), state.hosts[h.machine].loopDevice ?? null);
+    writeState(this.p, state);
+    await poll(`${host} to boot`, 120_000, () => initPid(h.machine) !== null, 200);
+    await execOn(h.machine, ["systemctl", "is-system-running", "--wait"], { timeoutMs: 180_000 });
+  }
+
+  async freeze(host: string): Promise<void> {
+    freeze(this.hp(host).machine);
+  }
+
+  async thaw(host: string): Promise<void> {
+    thaw(this.hp(host).machine);
+  }
+
+  async killService(host: string, service: Service): Promise<void> {
+    const unit = UNITS[service === "postgresql" ? "patroni" : service];
+    if (!unit) throw new Error(`the rehearsal does not know the unit of ${service}`);
+    // PostgreSQL alone: its postmaster, whose PID is the first line of postmaster.pid; Patroni runs on.
+    const cmd = service === "postgresql"
+      ? `kill -KILL "$(head -1 "$(runuser -u postgres -- psql -XAtc 'show data_directory')/postmaster.pid")"`
+      : `systemctl kill --signal=KILL ${unit}`;
+    await this.mustExec(host, ["/bin/sh", "-c", cmd]);
+  }
+
+  async startService(host: string, service: Service): Promise<void> {
+    const unit = UNITS[service === "postgresql" ? "patroni" : service];
+    if (!unit) throw new Error(`the rehearsal does not know the unit of ${service}`);
+    await this.mustExec(host, ["systemctl", "start", unit]);
+  }
+
+  /** systemd on each host restarts what died (Restart=, the Patroni drop-in): nothing to do here. */
+  async recoverDatabaseHosts(): Promise<string[]> {
+    return [];
+  }
+
+  endDrill(): string[] {
+    return [];
+  }
+
+  reachable(): boolean {
+    return true;
+  }
+
+  exec(host: string, argv: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
+    return execOn(this.hp(host).machine, argv, opts);
+  }
+
+  private async mustExec(host: string, argv: readonly string[], timeoutMs = 60_000): Promise<string> {
+    const r = await this.exec(host, argv, { timeoutMs });
+    if (r.code !== 0) throw new Error(`${host}: ${argv.join(" ")} exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+    return r.stdout;
+  }
+
+  /** patronictl as an operator runs it on a database host: the host's config and its Vault-fed environment. */
+  patronictl(host: string, args: readonly string[], timeoutMs = 60_000): Promise<string> {
+    const quoted = args.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+    return this.mustExec(host, ["/bin/sh", "-c", `set -a; . ${PATRONI_ENV_FILE}; exec patronictl -c ${PATRONI_CONFIG_FILE} ${quoted}`], timeoutMs);
+  }
+
+  private clusters(): Array<readonly Host[]> {
+    return this.t.database.mode === "standby-cluster" ? this.t.regions.map((r) => postgresClusterOf(this.t, r.slug)).filter((c) => c.length) : [this.hostsRunning("patroni")];
+  }
+
+  async members(askNodes?: readonly string[]): Promise<Member[]> {
+    const ask = (nodes: readonly string[]) => probe.patroniMembers(nodes.map((n) => this.addr(n)));
+    if (askNodes) return ask(askNodes);
+    return (await Promise.all(this.clusters().map((c) => ask(c.map((h) => h.name))))).flat();
+  }
+
+  async leader(): Promise<string | null> {
+    return (await this.members()).find((m) => m.role === "leader" && m.state === "running")?.name ?? null;
+  }
+
+  async streamingFrom(node: string): Promise<Set<string>> {
+    return probe.patroniStreaming(this.addr(node));
+  }
+
+  patroniAnswers(node: string): Promise<boolean> {
+    return probe.patroniAnswers(this.addr(node));
+  }
+
+  async etcdHealthy(): Promise<boolean> {
+    return (await Promise.all(this.hostsRunning("etcd").map((h) => probe.etcdMemberHealthy(this.addr(h.name))))).every(Boolean);
+  }
+
+  etcdLeader(): Promise<string | null> {
+    return probe.etcdLeaderName(new Map(this.hostsRunning("etcd").map((h) => [h.name, this.addr(h.name)])));
+  }
+
+  async redisPrimary(): Promise<string | null> {
+    const answers = await Promise.all(this.hostsRunning("sentinel").map((h) => this.sentinelMaster(h.name).catch(() => undefined)));
+    const live = answers.filter((a) => a !== undefined);
+    return live.length > 0 && live.every((a) => a && a === live[0]) ? (live[0] as string) : null;
+  }
+
+  async sentinelMaster(sentinelHost: string): Promise<string | null> {
+    const a = await probe.sentinelMasterAddr(this.addr(sentinelHost), sentinelMasterName(this.t));
+    return a === null ? null : this.nameAt(a);
+  }
+
+  async redisReplication(host: string): Promise<RedisReplication | null> {
+    const r = await probe.redisReplicationAt(this.addr(host), this.vault.vault_redis_password);
+    return r && { role: r.role, connectedReplicas: r.connected, onlineReplicas: r.online.map((a) => this.nameAt(a)) };
+  }
+
+  async waitHealthy(timeoutMs: number, step: (msg: string) => void = () => {}): Promise<void> {
+    await poll("etcd members healthy", timeoutMs, () => this.etcdHealthy(), 250);
+    for (const nodes of this.clusters()) {
+      const names = nodes.map((n) => n.name);
+      const lead = await poll("every Patroni replica streaming", timeoutMs, async () => {
+        const ms = await this.members(names);
+        const l = ms.find((m) => (m.role === "leader" || m.role === "standby_leader") && m.state === "running");
+        if (!l || ms.length !== nodes.length || ms.some((m) => m.state !== "running" && m.state !== "streaming")) return undefined;
+        const streaming = [...await this.streamingFrom(l.name)].filter((n) => names.includes(n)).length;
+        const syncOk = l.role !== "leader" || !this.t.database.synchronousMode || ms.some((m) => m.role === "sync_standby");
+        return streaming === nodes.length - 1 && syncOk ? l : undefined;
+      }, 250);
+      step(`Patroni: ${lead.name} leads, ${nodes.length - 1} replicas streaming`);
+    }
+    const leader = await this.leader();
+    for (const h of this.hostsRunning("app")) {
+      await poll(`the app on ${h.name} healthy, writing to ${leader}`, timeoutMs, async () => {
+        const res = await fetch(`http://${this.hp(h.name).publicIpv4}:${this.t.app.port}${this.t.app.healthPath}`, { signal: AbortSignal.timeout(3000) });
+        return res.status === 200;
+      }, 500);
+    }
+    step(`every app host answers ${this.t.app.healthPath} with 200`);
+    const redisCount = this.hostsRunning("redis").length;
+    await poll("Sentinels agreeing on a Redis primary with all replicas", timeoutMs, async () => {
+      const primary = await this.redisPrimary();
+      const r = primary === null ? null : await this.redisReplication(primary);
+      return r?.role === "master" && r.connectedReplicas === redisCount - 1;
+    }, 250);
+    step("Redis: Sentinels agree on the primary, replicas connected");
+  }
+
+  pgTarget(node: string): PgTarget {
+    return { host: this.addr(node), port: PORTS.postgres, user: "postgres", password: this.vault.vault_patroni_superuser_password, database: "postgres" };
+  }
+
+  private shopDb(node: string): PgTarget {
+    return { ...this.pgTarget(node), database: "shop" };
+  }
+
+  redisTarget(host: string): RedisTarget {
+    return { host: this.addr(host), port: PORTS.redis, password: this.vault.vault_redis_password };
+  }
+
+  sentinelTarget(host: string): RedisTarget {
+    return { host: this.addr(host), port: PORTS.sentinel, password: null };
+  }
+
+  /** A customer: POST /orders to the app on `appHost`'s public address, one at a time, every 20 ms. */
+  orderWriter(appHost: string, firstId: number): OrderWriter {
+    const url = `http://${this.hp(appHost).publicIpv4}:${this.t.app.port}/orders`;
+    const records: WriteOp[] = [];
+    let running = true;
+    const loop = (async () => {
+      for (let id = firstId; running; id++) {
+        const t0 = Date.now() / 1000;
+        let op: WriteOp;
+        try {
+          const res = await fetch(url, {
+            method: "POST", headers: { "content-type": "application/json", "idempotency-key": `${DRILL_KEY_PREFIX}${id}` },
+            body: JSON.stringify({ item: "drill", quantity: 1 }), signal: AbortSignal.timeout(WRITE_TIMEOUT_MS),
+          });
+          const body = await res.json().catch(() => ({})) as { db_node?: string; error?: string };
+          const t1 = Date.now() / 1000;
+          // 2xx: committed. Anything else may or may not have committed (the app reports the database's
+          // error after the fact): unknown, never counted as a loss.
+          op = res.ok ? { id, t0, t1, r: "ok", node: this.nameAt(String(body.db_node)) } : { id, t0, t1, r: "info", err: `HTTP ${res.status} ${body.error ?? ""}`.trim() };
+        } catch (e) {
+          const err = (e as Error & { cause?: { code?: string } });
+          // Refused before sending: certainly not written. A timeout or a cut connection: unknown.
+          op = { id, t0, t1: Date.now() / 1000, r: err.cause?.code === "ECONNREFUSED" ? "fail" : "info", err: err.cause?.code ?? err.message };
+        }
+        records.push(op);
+        await sleep(Math.max(0, WRITE_INTERVAL_MS - (Date.now() - t0 * 1000)));
+      }
+    })();
+    return { records, via: `POST /orders on ${appHost}`, stop: async () => { running = false; await loop; } };
+  }
+
+  private async query<T>(target: PgTarget, text: string): Promise<T[]> {
+    const c = new Client({ host: target.host, port: target.port, user: target.user, password: target.password, database: target.database, connectionTimeoutMillis: 3000, statement_timeout: 60_000 });
+    await c.connect();
+    try {
+      return (await c.query(text)).rows as T[];
+    } finally {
+      await c.end();
+    }
+  }
+
+  async nextOrderId(node: string): Promise<number> {
+    const rows = await this.query<{ next: string }>(this.shopDb(node), `SELECT coalesce(max(substr(idempotency_key, ${DRILL_KEY_PREFIX.length + 1})::bigint), 0) + 1 AS next FROM orders WHERE idempotency_key LIKE '${DRILL_KEY_PREFIX}%'`);
+    return Number(rows[0].next);
+  }
+
+  async readOrders(node: string): Promise<Map<number, StoredOrder>> {
+    const rows = await this.query<{ key: string; node: string; at: number }>(this.shopDb(node),
+      `SELECT idempotency_key AS key, host(db_node::inet) AS node, extract(epoch FROM created_at)::float8 AS at FROM orders WHERE idempotency_key LIKE '${DRILL_KEY_PREFIX}%'`);
+    return new Map(rows.map((r) => [Number(r.key.slice(DRILL_KEY_PREFIX.length)), { node: this.nameAt(r.node), at: Number(r.at) }]));
+  }
+
+  /** The hook Ansible installed (a unit on the surviving region's monitoring host), restarted so that it
+   * acts once in this drill. Alertmanager triggers it; `trigger` only records that the drill would have. */
+  async failoverHook(): Promise<FailoverHookControl | null> {
+    if (!failoverHookNeeded(this.t)) return null;
+    const host = this.hostsRunning("prometheus").find((h) => h.region === survivingRegion(this.t));
+    if (!host) throw new Error(`no monitoring host in ${survivingRegion(this.t)} runs the failover hook`);
+    await this.mustExec(host.name, ["systemctl", "restart", "shop-failover-hook"]);
+    const since = Math.floor(Date.now() / 1000);
+    const log = async () => (await this.exec(host.name, ["journalctl", "-u", "shop-failover-hook", "--since", `@${since}`, "-o", "cat", "--no-pager"])).stdout;
+    return {
+      trigger: async () => { this.log(`    the failover hook on ${host.name} waits for Alertmanager (the alert path decides when it acts)`); },
+      outcome: async () => (await log()).split("\n").find((l) => /^(applied |failover stopped|not confirmed)/.test(l)) ?? null,
+      stop: async () => {},
+    };
+  }
+
+  async down(): Promise<string> {
+    return "the rehearsal stays up (npm run rehearse -- down removes it)";
+  }
+}
+
+/** The rehearsal lends its one converged shop to the drill runner: never torn down or rebuilt by it. */
+export function rehearsalProvider(t: Topology, p: RehearsalPaths): BackendProvider {
+  return {
+    kind: "rehearsal",
+    capabilities: new Set(),
+    async acquire(preset, log) {
+      if (preset !== t.timing) throw new RehearsalError(`the rehearsal runs the preset it was converged with (${t.timing}), not ${preset}`);
+      return { backend: new RehearsalBackend(t, p, log), owned: false };
+    },
+  };
+}
+

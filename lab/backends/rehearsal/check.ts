@@ -1,0 +1,168 @@
+// `check`: the converged shop is healthy, judged from the hosts themselves (each probe runs on a host,
+// as an operator would with SSH): etcd, Patroni and replication, HAProxy's routing from every app
+// host, Redis and Sentinel, Prometheus's targets and alerts, Alertmanager's cluster, the app, the
+// workers, the failover hook, and systemd on every host.
+import * as path from "path";
+import { hostsRunning, loadTopology, PORTS, type Topology } from "../../../lib/model";
+import { primaryRegion, sentinelMasterName } from "../../../playbooks-gen/views/clusters";
+import { failoverHookNeeded } from "../../../playbooks-gen/views/failover";
+import { APP_ENV_FILE, APP_DIR } from "../../../playbooks-gen/roles/app";
+import { PATRONI_CONFIG_FILE } from "../../../playbooks-gen/roles/patroni";
+import { RehearsalError } from "./errors";
+import { execOn } from "./hosts";
+import { planOf, type RehearsalPaths } from "./plan";
+import { readState } from "./rehearsal";
+import { mergeReport } from "./report";
+import { readVault } from "./vault";
+import type { CliOptions } from "./cli";
+
+export interface CheckItem { readonly name: string; readonly ok: boolean; readonly detail: string }
+
+const sh = (host: string, script: string, timeoutMs = 30_000) => execOn(host, ["/bin/sh", "-c", script], { timeoutMs });
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** A query through one of the app host's HAProxy ports, with the app's own credentials and pg client. */
+function viaHaproxy(host: string, port: number) {
+  const js = `const {Client}=require(${JSON.stringify(`${APP_DIR}/node_modules/pg`)});const u=new URL(process.env.DATABASE_URL);u.port=${port};` +
+    `const c=new Client({connectionString:u.toString(),connectionTimeoutMillis:3000});c.connect().then(()=>c.query("select host(inet_server_addr()) a, pg_is_in_recovery() r")).then(x=>{console.log(JSON.stringify(x.rows[0]));return c.end()}).catch(e=>{console.error(e.message);process.exit(1)})`;
+  return sh(host, `set -a; . ${APP_ENV_FILE}; exec node -e ${q(js)}`);
+}
+
+export async function checkShop(t: Topology, vault: Record<string, string>): Promise<CheckItem[]> {
+  const plan = planOf(t);
+  const items: CheckItem[] = [];
+  const add = (name: string, ok: boolean, detail: string) => items.push({ name, ok, detail });
+  const privateIp = new Map(plan.hosts.map((h) => [h.host.name, h.privateIpv4]));
+  const nameOf = new Map(plan.hosts.map((h) => [h.privateIpv4, h.host.name]));
+
+  // etcd: every member healthy, and the members are the topology's.
+  const etcd = hostsRunning(t, "etcd");
+  for (const h of etcd) {
+    const r = await sh(h.name, `ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:${PORTS.etcdClient} --command-timeout=5s member list -w json && ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:${PORTS.etcdClient} endpoint health`);
+    let names: string[] = [];
+    try {
+      names = (JSON.parse(r.stdout.split("\n")[0]).members ?? []).map((m: { name: string }) => m.name).sort();
+    } catch { /* reported below */ }
+    const want = etcd.filter((e) => t.database.mode !== "standby-cluster" || e.region === h.region).map((e) => e.name).sort();
+    add(`etcd ${h.name} healthy, members ${want.join(", ")}`, r.code === 0 && /is healthy/.test(r.stdout) && names.join() === want.join(), r.code === 0 ? `members ${names.join(", ")}` : r.stderr.trim());
+  }
+
+  // Patroni: one leader, in the primary region; every replica streaming from it; a synchronous standby.
+  const pg = hostsRunning(t, "patroni");
+  const list = await sh(pg[0].name, `patronictl -c ${PATRONI_CONFIG_FILE} list -f json`);
+  let leader: string | null = null;
+  try {
+    const members = JSON.parse(list.stdout) as Array<{ Member: string; Role: string; State: string }>;
+    const leaders = members.filter((m) => /leader/i.test(m.Role));
+    leader = leaders.length === 1 ? leaders[0].Member : null;
+    add("Patroni: exactly one leader", leaders.length === 1, members.map((m) => `${m.Member} ${m.Role} ${m.State}`).join("; "));
+  } catch {
+    add("Patroni: exactly one leader", false, (list.stderr || list.stdout).trim());
+  }
+  const home = primaryRegion(t);
+  add(`Patroni: the leader is in the primary region ${home}`, !!leader && pg.find((h) => h.name === leader)?.region === home, `leader ${leader}`);
+  if (leader) {
+    const repl = await sh(leader, `runuser -u postgres -- psql -XAtc "select application_name, state, sync_state from pg_stat_replication"`);
+    const rows = repl.stdout.trim().split("\n").filter(Boolean).map((l) => l.split("|"));
+    for (const h of pg.filter((h) => h.name !== leader && (t.database.mode !== "standby-cluster" || h.region === home))) {
+      const row = rows.find((r) => r[0] === h.name);
+      add(`replication: ${h.name} streams from ${leader}`, row?.[1] === "streaming", row ? `${row[1]} (${row[2]})` : `not in pg_stat_replication (${repl.stderr.trim() || "no row"})`);
+    }
+    if (t.database.synchronousMode) {
+      const sync = rows.filter((r) => r[2] === "sync").map((r) => r[0]);
+      add("replication: a synchronous standby in the primary region", sync.some((n) => pg.find((h) => h.name === n)?.region === home), `sync: ${sync.join(", ") || "none"}`);
+    }
+  }
+
+  // HAProxy on every app host: :5000 reaches the leader, :5001 a replica.
+  for (const h of hostsRunning(t, "app")) {
+    for (const [port, wantReplica] of [[PORTS.haproxyPrimary, false], [PORTS.haproxyReplicas, true]] as const) {
+      const r = await viaHaproxy(h.name, port);
+      let row: { a: string; r: boolean } | null = null;
+      try {
+        row = JSON.parse(r.stdout.trim());
+      } catch { /* reported below */ }
+      const node = row ? nameOf.get(row.a) ?? row.a : null;
+      const ok = !!row && row.r === wantReplica && (wantReplica ? node !== leader : node === leader);
+      add(`HAProxy on ${h.name}: :${port} reaches ${wantReplica ? "a replica" : "the leader"}`, ok, row ? `${node} (in recovery: ${row.r})` : r.stderr.trim());
+    }
+  }
+
+  // Redis: one primary with its replicas; every Sentinel names it.
+  const redis = hostsRunning(t, "redis");
+  const auth = `REDISCLI_AUTH=${q(vault.vault_redis_password ?? "")}`;
+  const roles = await Promise.all(redis.map(async (h) => ({ h, out: (await sh(h.name, `${auth} redis-cli -p ${PORTS.redis} info replication`)).stdout })));
+  const primaries = roles.filter((r) => /role:master/.test(r.out));
+  const connected = Number(/connected_slaves:(\d+)/.exec(primaries[0]?.out ?? "")?.[1] ?? -1);
+  add("Redis: one primary with every replica connected", primaries.length === 1 && connected === redis.length - 1, `primaries ${primaries.map((r) => r.h.name).join(", ") || "none"}, connected replicas ${connected}`);
+  const primaryIp = primaries[0] ? privateIp.get(primaries[0].h.name) : undefined;
+  for (const h of hostsRunning(t, "sentinel")) {
+    const r = await sh(h.name, `redis-cli -p ${PORTS.sentinel} sentinel get-master-addr-by-name ${sentinelMasterName(t)}`);
+    const named = r.stdout.trim().split("\n")[0];
+    add(`Sentinel on ${h.name} names the primary`, !!primaries[0] && (named === primaryIp || named === primaries[0].h.name), `names ${named || r.stderr.trim()}`);
+  }
+
+  // Prometheus: every target up (the blackbox probes of the app hosts included), no alert firing.
+  for (const h of hostsRunning(t, "prometheus")) {
+    const targets = await sh(h.name, `curl -sf http://127.0.0.1:${PORTS.prometheus}/api/v1/targets?state=active`);
+    try {
+      const active = JSON.parse(targets.stdout).data.activeTargets as Array<{ health: string; scrapeUrl: string; labels: Record<string, string>; lastError: string }>;
+      const down = active.filter((x) => x.health !== "up");
+      add(`Prometheus on ${h.name}: every target up`, active.length > 0 && down.length === 0, down.length ? down.map((x) => `${x.labels.job} ${x.labels.instance}: ${x.health} ${x.lastError}`).join("; ") : `${active.length} targets up`);
+      const probed = hostsRunning(t, "app").filter((a) => !active.some((x) => (x.labels.instance ?? "").includes(a.name) || (x.scrapeUrl ?? "").includes(a.name)));
+      add(`Prometheus on ${h.name}: probes every app host`, probed.length === 0, probed.length ? `not probed: ${probed.map((a) => a.name).join(", ")}` : "all app hosts probed");
+    } catch {
+      add(`Prometheus on ${h.name}: every target up`, false, targets.stderr.trim() || "no answer");
+    }
+    const alerts = await sh(h.name, `curl -sf http://127.0.0.1:${PORTS.prometheus}/api/v1/alerts`);
+    try {
+      const firing = (JSON.parse(alerts.stdout).data.alerts as Array<{ state: string; labels: Record<string, string> }>).filter((a) => a.state === "firing");
+      add(`Prometheus on ${h.name}: no alert firing`, firing.length === 0, firing.map((a) => `${a.labels.alertname} ${a.labels.instance ?? a.labels.region ?? ""}`).join("; ") || "none");
+    } catch {
+      add(`Prometheus on ${h.name}: no alert firing`, false, alerts.stderr.trim() || "no answer");
+    }
+  }
+  const am = hostsRunning(t, "alertmanager");
+  for (const h of am) {
+    const r = await sh(h.name, `curl -sf http://127.0.0.1:${PORTS.alertmanager}/api/v2/status`);
+    let peers = -1;
+    try {
+      peers = JSON.parse(r.stdout).cluster.peers.length;
+    } catch { /* reported */ }
+    add(`Alertmanager on ${h.name}: ${am.length} peers joined`, peers === am.length, `peers ${peers}`);
+  }
+
+  // The app on every app host, the workers, the failover hook.
+  for (const h of hostsRunning(t, "app")) {
+    const r = await sh(h.name, `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${t.app.port}${t.app.healthPath}`);
+    add(`app on ${h.name}: ${t.app.healthPath} answers 200`, r.stdout.trim() === "200", `HTTP ${r.stdout.trim() || r.stderr.trim()}`);
+  }
+  for (const h of hostsRunning(t, "worker")) {
+    const r = await sh(h.name, "systemctl is-active shop-worker");
+    add(`worker on ${h.name} running`, r.stdout.trim() === "active", r.stdout.trim());
+  }
+  if (failoverHookNeeded(t)) {
+    const units = await Promise.all(plan.hosts.map(async (h) => ({ h: h.host.name, state: (await sh(h.host.name, "systemctl is-active shop-failover-hook 2>/dev/null; true")).stdout.trim() })));
+    const running = units.filter((u) => u.state === "active").map((u) => u.h);
+    add("the failover hook is running", running.length > 0, running.length ? `on ${running.join(", ")}` : "on no host");
+  }
+
+  // systemd on every host.
+  for (const h of plan.hosts) {
+    const r = await sh(h.host.name, "systemctl is-system-running; systemctl --failed --no-legend --plain | cut -d' ' -f1 | tr '\\n' ' '");
+    const [state, failed] = r.stdout.split("\n");
+    add(`systemd on ${h.host.name}: running`, state.trim() === "running", `${state.trim()}${failed?.trim() ? ` (failed: ${failed.trim()})` : ""}`);
+  }
+  return items;
+}
+
+export async function run(o: CliOptions, p: RehearsalPaths, log: (l: string) => void): Promise<number> {
+  if (!readState(p)) throw new RehearsalError("no rehearsal is up: run `npm run rehearse -- up` and `converge` first");
+  const t = loadTopology(p.topology);
+  const items = await checkShop(t, readVault(p));
+  for (const i of items) log(`${i.ok ? "ok  " : "FAIL"} ${i.name} — ${i.detail}`);
+  const failed = items.filter((i) => !i.ok);
+  mergeReport(o.report ?? path.join(p.root, "report.json"), { check: { passed: failed.length === 0, items } });
+  log(failed.length ? `check: FAIL (${failed.length} of ${items.length})` : `check: PASS (${items.length} items)`);
+  return failed.length ? 3 : 0;
+}
