@@ -61,6 +61,36 @@ describe("converging bare Debian 12 as the unprivileged deploy user", () => {
   });
 });
 
+describe("what the app and every host install", () => {
+  const withBuild = (buildCommand: string) => {
+    const t = example();
+    return yaml.load(generateTree({ ...t, app: { ...t.app, buildCommand } }, exampleOutputs(), EXAMPLE_OUTPUTS)["inventory/group_vars/app.yml"]) as Record<string, unknown>;
+  };
+
+  it("installs npm on app hosts only when the app's commands run npm (Debian's npm brings about 600 packages)", () => {
+    expect(withBuild("npm ci && npm run build").app_packages).toEqual(["git", "nodejs", "npm"]);
+    expect(withBuild("make && npx tsc").app_packages).toEqual(["git", "nodejs", "npm"]);
+    expect(withBuild("node --check server.js").app_packages).toEqual(["git", "nodejs"]);
+    expect(load<Task[]>("playbooks/roles/app/tasks/install.yml")[0]).toMatchObject({ "ansible.builtin.apt": { name: "{{ app_packages }}" } });
+  });
+
+  it("installs the base packages without recommends (no disk and NVMe tooling on every droplet)", () => {
+    expect(load<Task[]>("playbooks/roles/common/tasks/install.yml")[0]).toMatchObject({ "ansible.builtin.apt": { install_recommends: false } });
+  });
+});
+
+describe("names across reboots", () => {
+  it("writes the hosts block into cloud-init's /etc/hosts template too, which DigitalOcean's image renders on every boot", () => {
+    const tasks = load<Task[]>("playbooks/roles/common/tasks/configure.yml");
+    const intoHosts = tasks.find((t) => (t["ansible.builtin.blockinfile"] as Task | undefined)?.path === "/etc/hosts")!;
+    const intoTemplate = tasks.find((t) => (t["ansible.builtin.blockinfile"] as Task | undefined)?.path === "/etc/cloud/templates/hosts.debian.tmpl");
+    expect(intoTemplate).toBeDefined();
+    expect((intoTemplate!["ansible.builtin.blockinfile"] as Task).block).toBe((intoHosts["ansible.builtin.blockinfile"] as Task).block);
+    // Only where cloud-init has the template (a host without cloud-init keeps its /etc/hosts).
+    expect(intoTemplate!.when).toBe("common_cloud_hosts_template.stat.exists");
+  });
+});
+
 describe("etcd: a new cluster forms from the rendered configs, not from the package's default", () => {
   const install = load("playbooks/roles/etcd/tasks/install.yml");
   const configure = load("playbooks/roles/etcd/tasks/configure.yml");

@@ -1,6 +1,6 @@
 // The shop itself (web units on app hosts, worker units on worker hosts): a pinned checkout, a build,
 // an environment file from Vault, systemd units, and a health check.
-import { apt, directory, handler, secretFile, SHARED_FILES, type Role } from "./role";
+import { directory, handler, secretFile, SHARED_FILES, type Role } from "./role";
 
 export const APP_ENV_FILE = "/etc/shop/app.env";
 export const APP_DIR = "/opt/shop/app";
@@ -16,6 +16,7 @@ export const appRole: Role = {
     { name: "app_version", type: "str", default: "", description: "Pinned tag or commit to deploy." },
     { name: "app_dir", type: "path", default: APP_DIR, description: "Checkout directory." },
     { name: "app_user", type: "str", default: APP_USER, description: "System user the app runs as." },
+    { name: "app_packages", type: "list", default: ["git", "nodejs", "npm"], description: "Debian packages the app needs (npm only when its commands use it)." },
     { name: "app_build_command", type: "str", default: "npm ci && npm run build", description: "Build command run in the checkout after it changes." },
     { name: "app_env_file", type: "path", default: APP_ENV_FILE, description: "Root-only environment file the units read." },
     { name: "app_port", type: "int", default: 8080, description: "Port the web unit listens on." },
@@ -29,7 +30,7 @@ export const appRole: Role = {
     { name: "app_systemd_units", type: "list", default: [], description: "Units this host runs: shop-app (web) or shop-worker." },
   ],
   install: [
-    apt("Install git and Node.js", ["git", "nodejs", "npm"]),
+    { name: "Install git and Node.js", "ansible.builtin.apt": { name: "{{ app_packages }}", state: "present", update_cache: true, cache_valid_time: 3600 } },
     { name: "Create the app user", "ansible.builtin.user": { name: "{{ app_user }}", system: true, shell: "/usr/sbin/nologin", home: "/opt/shop", create_home: true } },
   ],
   configure: [

@@ -3,6 +3,8 @@ import { PORTS } from "../../lib/model/ports";
 import { apt, copyFile, directory, handler, HOST_FILES, SHARED_FILES, started, type Role } from "./role";
 
 export const ETCD_CONFIG_FILE = "/etc/etcd/etcd.yml";
+/** cloud-init renders /etc/hosts from this on every boot where manage_etc_hosts is on (DigitalOcean). */
+export const CLOUD_INIT_HOSTS_TEMPLATE = "/etc/cloud/templates/hosts.debian.tmpl";
 
 export const commonRole: Role = {
   name: "common",
@@ -13,13 +15,27 @@ export const commonRole: Role = {
     // cannot pipe it; bare Debian 12 lacks it, and common runs before any role that becomes such a user.
     { name: "common_packages", type: "list", default: ["acl", "ca-certificates", "curl", "prometheus-node-exporter"], description: "Packages every host gets (acl first: later roles become unprivileged users)." },
   ],
-  install: [{ name: "Install base packages", "ansible.builtin.apt": { name: "{{ common_packages }}", state: "present", update_cache: true, cache_valid_time: 3600 } }],
-  configure: [{
-    name: "Name every host of the deployment by its private address",
-    "ansible.builtin.blockinfile": {
-      path: "/etc/hosts", block: "{{ common_etc_hosts_block }}", marker: "# {mark} shop-multiregion hosts", owner: "root", group: "root", mode: "0644",
+  // Without recommends: the node exporter's recommended textfile collectors pull in smartmontools,
+  // nvme-cli, ipmitool and SNMP on every droplet, and nvmf-autoconnect.service then fails without NVMe-oF.
+  install: [{ name: "Install base packages", "ansible.builtin.apt": { name: "{{ common_packages }}", state: "present", install_recommends: false, update_cache: true, cache_valid_time: 3600 } }],
+  configure: [
+    {
+      name: "Name every host of the deployment by its private address",
+      "ansible.builtin.blockinfile": {
+        path: "/etc/hosts", block: "{{ common_etc_hosts_block }}", marker: "# {mark} shop-multiregion hosts", owner: "root", group: "root", mode: "0644",
+      },
     },
-  }],
+    // DigitalOcean's image runs cloud-init with manage_etc_hosts: it writes /etc/hosts anew from this
+    // template on every boot, which would drop the block above after a reboot (peers stop resolving).
+    { name: "Look for cloud-init's /etc/hosts template", "ansible.builtin.stat": { path: CLOUD_INIT_HOSTS_TEMPLATE }, register: "common_cloud_hosts_template" },
+    {
+      name: "Keep the names across reboots in cloud-init's /etc/hosts template",
+      "ansible.builtin.blockinfile": {
+        path: CLOUD_INIT_HOSTS_TEMPLATE, block: "{{ common_etc_hosts_block }}", marker: "## {mark} shop-multiregion hosts", owner: "root", group: "root", mode: "0644",
+      },
+      when: "common_cloud_hosts_template.stat.exists",
+    },
+  ],
   service: [started("Run the node exporter", "prometheus-node-exporter")],
   handlers: [],
 };

@@ -11,10 +11,18 @@ import { etcHostsBlock } from "./inventory";
 
 export const APP_DATABASE = "shop";
 
+/** Debian packages the app hosts need: npm only when the app's own commands run it (Debian's npm
+ * brings about 600 packages; an app shipped with its dependencies needs Node.js alone). */
+export function appPackages(t: Topology): string[] {
+  const usesNpm = [t.app.buildCommand, t.app.startCommand, t.app.workerCommand].some((c) => /(^|[\s;&|(])(npm|npx)(\s|$)/.test(c));
+  return ["git", "nodejs", ...(usesNpm ? ["npm"] : [])];
+}
+
 function appVars(t: Topology, env: RenderEnv, units: readonly string[]) {
   return {
     app_repository: t.app.repository,
     app_version: t.app.version,
+    app_packages: appPackages(t),
     app_build_command: t.app.buildCommand,
     app_port: t.app.port,
     app_health_path: t.app.healthPath,
