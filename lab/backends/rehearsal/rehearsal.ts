@@ -50,8 +50,10 @@ export function preflight(hostCount: number, root: string): void {
   if (!fs.readFileSync("/proc/filesystems", "utf8").includes("overlay")) problems.push("the kernel has no overlay file system (each host's disk is an overlay of the image)");
   for (const h of ["systemd", "unified", "freezer"]) if (!fs.existsSync(path.join("/sys/fs/cgroup", h))) problems.push(`no cgroup hierarchy /sys/fs/cgroup/${h} (the hosts are placed, frozen and found there)`);
   if (run(["ip", "netns", "list"]).code !== 0) problems.push("network namespaces are not available (`ip netns list` failed)");
-  fs.mkdirSync(root, { recursive: true });
-  const free = fs.statfsSync(root);
+  // Measured on the nearest existing folder: a failed preflight leaves nothing behind.
+  let existing = path.resolve(root);
+  while (!fs.existsSync(existing)) existing = path.dirname(existing);
+  const free = fs.statfsSync(existing);
   const needGb = DISK_BASE_GB + DISK_PER_HOST_GB * hostCount;
   const freeGb = (free.bavail * free.bsize) / 2 ** 30;
   if (freeGb < needGb) problems.push(`not enough disk under ${root}: ${freeGb.toFixed(1)} GiB free, ${needGb.toFixed(1)} GiB needed for ${hostCount} hosts`);
