@@ -12,7 +12,7 @@ export interface SynthSummary {
 
 /** Synthesizes every stack into `<outdir>/stacks/<stack>/cdk.tf.json` and `<outdir>/manifest.json`.
  * `build` makes the app in a given directory (tests pass one with an injected fault). */
-export function synthesize(t: Topology, outdir: string, build: (dir: string) => App = (dir) => buildApp(t, dir).app): SynthSummary {
+export function synthesize(t: Topology, outdir: string, build: (dir: string) => App = (dir) => buildApp(t, dir, outdir).app): SynthSummary {
   fs.mkdirSync(outdir, { recursive: true });
   const staging = fs.mkdtempSync(path.join(outdir, ".staging-"));
   try {

@@ -36,7 +36,7 @@ describe("stacks", () => {
 
   it("anchors local state at the project root so remote-state readers and backends meet", () => {
     const backends = new Map(stacks.map((s) => [s.name, path.posix.join("cdktf.out/stacks", s.name, s.json.terraform.backend.local.path)]));
-    expect(backends.get("region-nyc1")).toBe("terraform-state/region-nyc1.tfstate");
+    expect(backends.get("region-nyc1")).toBe("terraform-state/shop-production/region-nyc1.tfstate");
     const remote = stack("global").data.terraform_remote_state as Record<string, Json>;
     expect(Object.keys(remote)).toHaveLength(3);
     for (const [id, ds] of Object.entries(remote)) {
@@ -48,10 +48,10 @@ describe("stacks", () => {
   it("stores state in Spaces with an S3 backend when asked, and reads remote state from the same keys", () => {
     const { stacks: s3 } = synthStacks(variant((d) => { d.stateBackend = { type: "s3", bucket: "shop-tfstate", region: "fra1" }; }));
     const region = s3.find((s) => s.name === "region-nyc1")!.json.terraform.backend.s3;
-    expect(region).toMatchObject({ bucket: "shop-tfstate", key: "shop-multiregion/region-nyc1.tfstate", endpoints: { s3: "https://fra1.digitaloceanspaces.com" } });
+    expect(region).toMatchObject({ bucket: "shop-tfstate", key: "shop/production/region-nyc1.tfstate", endpoints: { s3: "https://fra1.digitaloceanspaces.com" } });
     const remote = s3.find((s) => s.name === "global")!.json.data.terraform_remote_state["cross-stack-reference-input-region-nyc1"];
     expect(remote.backend).toBe("s3");
-    expect(remote.config).toMatchObject({ bucket: "shop-tfstate", key: "shop-multiregion/region-nyc1.tfstate" });
+    expect(remote.config).toMatchObject({ bucket: "shop-tfstate", key: "shop/production/region-nyc1.tfstate" });
   });
 
   it("orders Cloudflare pools primary first, with the load balancers' IPs from the region stacks", () => {

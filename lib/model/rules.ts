@@ -147,6 +147,12 @@ export const RULES: readonly Rule[] = [
   },
   { id: "admin-cidrs", check: adminCidrErrors },
   {
+    id: "state-path-inside-project",
+    check: (t) => t.stateBackend.type === "local" && t.stateBackend.path.split("/").includes("..") ? [
+      `stateBackend.path must stay inside the project (no ".." segment), got ${q(t.stateBackend.path)}; use a folder like terraform-state`,
+    ] : [],
+  },
+  {
     id: "monitor-interval",
     check: (t) => {
       const min = CLOUDFLARE_MIN_MONITOR_INTERVAL[t.cloudflare.plan];

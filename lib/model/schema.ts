@@ -131,7 +131,7 @@ export const TOPOLOGY_SCHEMA: JsonSchema = {
           required: ["type"],
           properties: {
             type: { const: "local" },
-            path: { type: "string", pattern: "^[A-Za-z0-9._-][A-Za-z0-9._/-]*$", default: "terraform-state", description: "Directory relative to the project root." },
+            path: { type: "string", pattern: "^[A-Za-z0-9._-][A-Za-z0-9._/-]*$", default: "terraform-state", description: "Directory relative to the project root; each stack's state is <path>/<project>-<environment>/<stack>.tfstate." },
           },
         },
         {
@@ -142,7 +142,7 @@ export const TOPOLOGY_SCHEMA: JsonSchema = {
             type: { const: "s3" },
             bucket: { type: "string", minLength: 3, description: "Spaces bucket holding Terraform state (credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)." },
             region: { type: "string", default: "nyc3", description: "Spaces region of the state bucket." },
-            keyPrefix: { type: "string", default: "shop-multiregion", description: "Key prefix; each stack's state is <prefix>/<stack>.tfstate." },
+            keyPrefix: { type: "string", pattern: "^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", description: "Optional key prefix; each stack's state is [<prefix>/]<project>/<environment>/<stack>.tfstate." },
           },
         },
       ],

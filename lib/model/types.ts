@@ -38,7 +38,8 @@ export type StateBackend =
       readonly type: "s3";
       readonly bucket: string;
       readonly region: string;
-      readonly keyPrefix: string;
+      /** Optional prefix before `<project>/<environment>/`. */
+      readonly keyPrefix?: string;
     };
 
 export interface PolicyException {

@@ -2,6 +2,7 @@
 // aspect. Used by main.ts (synthesis), by `cdktf synth`/`deploy` through cdktf.json, and by tests.
 import { App, Aspects } from "cdktf";
 import { GLOBAL_STACK_NAME, type Topology } from "../model";
+import { OUTDIR_CONTEXT } from "../backend";
 import { PolicyAspect } from "../policy/aspect";
 import { GlobalStack } from "./global-stack";
 import { RegionStack } from "./region-stack";
@@ -12,9 +13,11 @@ export interface ShopApp {
   readonly global: GlobalStack;
 }
 
-export function buildApp(t: Topology, outdir?: string): ShopApp {
+/** `finalOutdir`: where the stacks land when `outdir` is a staging folder (local state paths are
+ * anchored at the project root from there). */
+export function buildApp(t: Topology, outdir?: string, finalOutdir?: string): ShopApp {
   // No stack traces in the manifest: they hold absolute paths and break byte-identical output.
-  const app = new App({ outdir, stackTraces: false });
+  const app = new App({ outdir, stackTraces: false, context: finalOutdir === undefined ? {} : { [OUTDIR_CONTEXT]: finalOutdir } });
   const regions = t.regions.map((r) => new RegionStack(app, t, r));
   const global = new GlobalStack(app, t, regions);
   // cdktf invokes aspects from each stack down, so the aspect goes on every stack (not on the app).
