@@ -1,6 +1,7 @@
 // Semantic validation: a table of rules evaluated together over a schema-checked, defaulted topology.
 // Each message names the field, what it must be, and the value found.
 import { closest, CLOUDFLARE_MIN_MONITOR_INTERVAL, DO_REGIONS, DO_SIZES, SPACES_REGIONS, SUPPORTED_POSTGRES_VERSIONS } from "./catalog";
+import { nameLimitErrors } from "./limits";
 import { DO_RESERVED, isPrivate, overlaps, parseCidr, type Cidr } from "./network";
 import { TIERS, type Topology } from "./types";
 
@@ -146,6 +147,7 @@ export const RULES: readonly Rule[] = [
     ] : []),
   },
   { id: "admin-cidrs", check: adminCidrErrors },
+  { id: "names-within-limits", check: nameLimitErrors },
   {
     id: "state-path-inside-project",
     check: (t) => t.stateBackend.type === "local" && t.stateBackend.path.split("/").includes("..") ? [
