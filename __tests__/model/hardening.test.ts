@@ -25,3 +25,27 @@ describe("names within provider limits", () => {
     expect([...whats].sort()).toEqual(["DigitalOcean project name", "bucket name", "droplet name", "tag", "volume name"]);
   });
 });
+
+describe("SSH not opened to the internet without /0", () => {
+  it("fails when several admin ranges together cover all of IPv4", () => {
+    const halves = ["0.0.0.0/1", "128.0.0.0/1"];
+    expect(problemsOf((d) => { d.ssh.adminCidrs = halves; })).toContain(
+      "ssh.adminCidrs together cover all of IPv4 (0.0.0.0/1, 128.0.0.0/1), which opens SSH to the whole internet as 0.0.0.0/0 would; list your office, VPN or bastion ranges",
+    );
+  });
+
+  it("fails when 256 /8 ranges together cover all of IPv4", () => {
+    const all = Array.from({ length: 256 }, (_, i) => `${i}.0.0.0/8`);
+    expect(problemsOf((d) => { d.ssh.adminCidrs = all; }).join("\n")).toMatch(/^ssh\.adminCidrs together cover all of IPv4 \(0\.0\.0\.0\/8, 1\.0\.0\.0\/8, .*255\.0\.0\.0\/8\)/m);
+  });
+
+  it("fails on a range wider than /8", () => {
+    expect(problemsOf((d) => { d.ssh.adminCidrs = ["198.51.100.0/24", "64.0.0.0/2"]; })).toContain(
+      'ssh.adminCidrs[1] must be /8 or narrower (a /2 opens SSH to 1/4 of the internet), got "64.0.0.0/2"; list your office, VPN or bastion ranges',
+    );
+  });
+
+  it("accepts office and bastion ranges", () => {
+    expect(() => variant((d) => { d.ssh.adminCidrs = ["198.51.100.0/24", "203.0.113.7/32", "10.0.0.0/8"]; })).not.toThrow();
+  });
+});

@@ -2,7 +2,7 @@
 // Each message names the field, what it must be, and the value found.
 import { closest, CLOUDFLARE_MIN_MONITOR_INTERVAL, DO_REGIONS, DO_SIZES, SPACES_REGIONS, SUPPORTED_POSTGRES_VERSIONS } from "./catalog";
 import { nameLimitErrors } from "./limits";
-import { DO_RESERVED, isPrivate, overlaps, parseCidr, type Cidr } from "./network";
+import { DO_RESERVED, isPrivate, overlaps, parseCidr, size, type Cidr } from "./network";
 import { TIERS, type Topology } from "./types";
 
 export interface Rule {
@@ -217,8 +217,29 @@ function adminCidrErrors(t: Topology): string[] {
       return /^[0-9a-f:]+\/(\d{1,3})$/i.test(text) && Number(text.split("/")[1]) <= 128 ? [] : [`${field} must be a CIDR like 2001:db8::/48, got ${q(text)}`];
     }
     const c = parseCidr(text);
-    return typeof c === "string" ? [`${field} ${c}, got ${q(text)}`] : [];
-  });
+    if (typeof c === "string") return [`${field} ${c}, got ${q(text)}`];
+    return c.prefix < MIN_ADMIN_PREFIX ? [
+      `${field} must be /${MIN_ADMIN_PREFIX} or narrower (a /${c.prefix} opens SSH to 1/${2 ** c.prefix} of the internet), got ${q(text)}; list your office, VPN or bastion ranges`,
+    ] : [];
+  }).concat(adminUnionErrors(t.ssh.adminCidrs));
+}
+
+/** Broadest IPv4 admin range accepted: anything wider is the internet in all but name. */
+const MIN_ADMIN_PREFIX = 8;
+
+/** Several ranges that together cover all of IPv4 open SSH to the internet as `/0` would. */
+function adminUnionErrors(texts: readonly string[]): string[] {
+  const ranges = texts.map(parseCidr).filter((c): c is Cidr => typeof c !== "string").sort((a, b) => a.base - b.base);
+  let covered = 0;
+  let end = 0; // first address after the merged ranges so far
+  for (const c of ranges) {
+    const cEnd = c.base + size(c);
+    if (cEnd > end) covered += cEnd - Math.max(end, c.base);
+    end = Math.max(end, cEnd);
+  }
+  return ranges.length > 1 && covered === 2 ** 32 ? [
+    `ssh.adminCidrs together cover all of IPv4 (${ranges.map((c) => c.text).join(", ")}), which opens SSH to the whole internet as 0.0.0.0/0 would; list your office, VPN or bastion ranges`,
+  ] : [];
 }
 
 export function runRules(t: Topology): string[] {
