@@ -66,7 +66,7 @@ export function run(argv: readonly string[], io: Io = { log: console.log, error:
     const topology = loadTopology(opts.topology);
     // The Ansible tree is rendered in memory before anything is written, so bad outputs leave the
     // previous output intact.
-    const tree = opts.outputs === undefined ? undefined : generateTree(topology, readOutputs(opts.outputs), opts.outputs);
+    const tree = opts.outputs === undefined ? undefined : generateTree(topology, readOutputs(opts.outputs, topology), opts.outputs);
     printSummary(topology, synthesize(topology, opts.out), opts.out, io.log);
     if (tree) {
       const ansible = path.join(opts.out, "ansible");

@@ -3,7 +3,8 @@
 // and nothing is written.
 import * as fs from "fs";
 import { loadTopology, TopologyError } from "../lib/model/load";
-import { OutputsError, parseDeployOutputs, type DeployOutputs } from "../lib/model/outputs";
+import { checkOutputs, OutputsError, parseDeployOutputs, type DeployOutputs } from "../lib/model/outputs";
+import type { Topology } from "../lib/model/types";
 import { TreeError } from "./engine/tree";
 import { generateAnsible } from "./generate";
 
@@ -24,7 +25,8 @@ export function parseArgs(argv: readonly string[]): typeof DEFAULTS {
   return options;
 }
 
-export function readOutputs(file: string): DeployOutputs {
+/** Reads a deploy outputs file; with the topology, also holds it against the model (checkOutputs). */
+export function readOutputs(file: string, topology?: Topology): DeployOutputs {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
@@ -38,7 +40,9 @@ export function readOutputs(file: string): DeployOutputs {
   } catch (e) {
     throw new OutputsError(file, [`is not valid JSON (${(e as Error).message}); write it again with cdktf deploy --outputs-file FILE`]);
   }
-  return parseDeployOutputs(json, file);
+  const outputs = parseDeployOutputs(json, file);
+  if (topology) checkOutputs(topology, outputs, file);
+  return outputs;
 }
 
 /** Runs the generator; returns the process exit code. */
@@ -46,7 +50,7 @@ export function main(argv: readonly string[], log: (line: string) => void = cons
   try {
     const options = parseArgs(argv);
     const topology = loadTopology(options.topology);
-    const { files } = generateAnsible(topology, readOutputs(options.outputs), options.out, options.outputs);
+    const { files } = generateAnsible(topology, readOutputs(options.outputs, topology), options.out, options.outputs);
     log(`wrote ${files} files to ${options.out}`);
     log(`next: ansible-playbook -i ${options.out}/inventory/hosts.yml ${options.out}/site.yml -e @vault.yml --ask-vault-pass`);
     return 0;

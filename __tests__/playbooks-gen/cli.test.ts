@@ -54,6 +54,17 @@ describe("npm run generate", () => {
     expect(snapshot(path.join(root, "ansible"))).toEqual(before);
   });
 
+  it("names a private address outside its region's VPC, and writes nothing", () => {
+    const outputs = JSON.parse(fs.readFileSync(EXAMPLE_OUTPUTS, "utf8"));
+    outputs["region-nyc1"].hosts["pg-nyc1-1"].private_ipv4 = "10.101.0.99";
+    const wrong = path.join(root, "wrong.json");
+    fs.writeFileSync(wrong, JSON.stringify(outputs));
+    const r = run([...base().slice(0, 2), "--outputs", wrong, "--out", path.join(root, "ansible")]);
+    expect(r.code).toBe(1);
+    expect(r.err).toBe(`error: ${wrong}: hosts.pg-nyc1-1.private_ipv4 must be inside nyc1's VPC 10.100.0.0/20, got "10.101.0.99"`);
+    expect(fs.existsSync(path.join(root, "ansible"))).toBe(false);
+  });
+
   it("names a missing outputs file and an unknown argument", () => {
     expect(run(["--outputs", path.join(root, "nope.json"), "--out", path.join(root, "x")]).err).toMatch(/nope\.json: file not found/);
     const r = run(["--output", "x"]);
