@@ -49,3 +49,35 @@ describe("SSH not opened to the internet without /0", () => {
     expect(() => variant((d) => { d.ssh.adminCidrs = ["198.51.100.0/24", "203.0.113.7/32", "10.0.0.0/8"]; })).not.toThrow();
   });
 });
+
+describe("app commands that would render broken or leaky units", () => {
+  it("fails on an environment assignment in front of the start command, suggesting env", () => {
+    expect(problemsOf((d) => { d.app.startCommand = "NODE_ENV=production node dist/server.js"; })).toContain(
+      'app.startCommand must not begin with an environment assignment (the unit runs "exec <command>", and exec cannot run "NODE_ENV=production"), got "NODE_ENV=production node dist/server.js"; write "env NODE_ENV=production node dist/server.js"',
+    );
+  });
+
+  it("accepts the command written with env", () => {
+    expect(() => variant((d) => { d.app.workerCommand = "env NODE_ENV=production node dist/worker.js"; })).not.toThrow();
+  });
+
+  it("fails on a password inside a URL in any app command, without repeating it", () => {
+    const problems = problemsOf((d) => { d.app.workerCommand = "node dist/worker.js --db postgres://shop:hunter2@db.internal/shop"; });
+    expect(problems).toContain(
+      "app.workerCommand holds a password in a URL (user:password@…), which would land in world-readable generated files; take it out and give the app its credentials through Ansible Vault",
+    );
+    expect(problems.join("\n")).not.toContain("hunter2");
+  });
+
+  it("accepts a URL without credentials", () => {
+    expect(() => variant((d) => { d.app.startCommand = "node dist/server.js --upstream https://api.example.com:8443/v1"; })).not.toThrow();
+  });
+});
+
+describe("app port collisions", () => {
+  it.each([[5000, "haproxy (haproxy_primary)"], [5001, "haproxy (haproxy_replicas)"], [7000, "haproxy (haproxy_stats)"], [9100, "node_exporter (node_exporter)"]])(
+    "fails when app.port is %i, which the generator already binds on app hosts", (port, what) => {
+      expect(problemsOf((d) => { d.app.port = port; })).toContain(`app.port must not be ${port}: ${what} already listens there on the app hosts; pick another port, e.g. 8080`);
+    },
+  );
+});

@@ -1,7 +1,9 @@
 // Semantic validation: a table of rules evaluated together over a schema-checked, defaulted topology.
 // Each message names the field, what it must be, and the value found.
 import { closest, CLOUDFLARE_MIN_MONITOR_INTERVAL, DO_REGIONS, DO_SIZES, SPACES_REGIONS, SUPPORTED_POSTGRES_VERSIONS } from "./catalog";
+import { hostsOf, type Service } from "./hosts";
 import { nameLimitErrors } from "./limits";
+import { portTable } from "./ports";
 import { DO_RESERVED, isPrivate, overlaps, parseCidr, size, type Cidr } from "./network";
 import { TIERS, type Topology } from "./types";
 
@@ -148,6 +150,17 @@ export const RULES: readonly Rule[] = [
   },
   { id: "admin-cidrs", check: adminCidrErrors },
   { id: "names-within-limits", check: nameLimitErrors },
+  { id: "app-commands", check: appCommandErrors },
+  {
+    id: "app-port-free",
+    check: (t) => {
+      // Everything else that listens on a host running the app (HAProxy, its stats, exporters, SSH).
+      const appHosts = hostsOf(t).filter((h) => h.services.includes("app"));
+      const taken = portTable(t).filter((r) => r.service !== "app" && (r.service === "ssh" || appHosts.some((h) => h.services.includes(r.service as Service))));
+      const clash = taken.find((r) => r.port === t.app.port);
+      return clash ? [`app.port must not be ${t.app.port}: ${clash.service} (${clash.name}) already listens there on the app hosts; pick another port, e.g. 8080`] : [];
+    },
+  },
   {
     id: "state-path-inside-project",
     check: (t) => t.stateBackend.type === "local" && t.stateBackend.path.split("/").includes("..") ? [
@@ -240,6 +253,27 @@ function adminUnionErrors(texts: readonly string[]): string[] {
   return ranges.length > 1 && covered === 2 ** 32 ? [
     `ssh.adminCidrs together cover all of IPv4 (${ranges.map((c) => c.text).join(", ")}), which opens SSH to the whole internet as 0.0.0.0/0 would; list your office, VPN or bastion ranges`,
   ] : [];
+}
+
+/** An environment assignment in front of a command: the unit runs `exec <command>`, and sh's exec
+ * cannot run `VAR=value`. */
+const LEADING_ASSIGNMENT = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(\S*)\s+(.*)$/;
+/** A URL carrying a password (`scheme://user:password@host`). */
+const URL_PASSWORD = /[A-Za-z][A-Za-z0-9+.-]*:\/\/[^\s\/:@]+:[^\s\/@]+@/;
+
+function appCommandErrors(t: Topology): string[] {
+  const errors: string[] = [];
+  for (const field of ["buildCommand", "startCommand", "workerCommand", "repository"] as const) {
+    // The value is not repeated: it holds the secret.
+    if (URL_PASSWORD.test(t.app[field])) errors.push(`app.${field} holds a password in a URL (user:password@…), which would land in world-readable generated files; take it out and give the app its credentials through Ansible Vault`);
+  }
+  for (const field of ["startCommand", "workerCommand"] as const) {
+    const m = LEADING_ASSIGNMENT.exec(t.app[field]);
+    if (m && !URL_PASSWORD.test(t.app[field])) {
+      errors.push(`app.${field} must not begin with an environment assignment (the unit runs "exec <command>", and exec cannot run ${q(`${m[1]}=${m[2]}`)}), got ${q(t.app[field])}; write ${q(`env ${m[1]}=${m[2]} ${m[3]}`)}`);
+    }
+  }
+  return errors;
 }
 
 export function runRules(t: Topology): string[] {
