@@ -4,7 +4,7 @@
 // Ansible tree to cdktf.out/ansible/ when deploy outputs are at hand (the bundled example ships
 // documentation addresses in examples/outputs.json). Under the cdktf CLI (`cdktf synth`,
 // `cdktf deploy`, which set CDKTF_OUTDIR) it synthesizes where the CLI asks; the topology then comes
-// from SHOP_TOPOLOGY (default: the bundled example).
+// from SHOP_TOPOLOGY, which must be set.
 import * as path from "path";
 import { loadTopology, OutputsError, rtoBudget, TopologyError, type Topology } from "./lib/model";
 import { TreeError, writeTree } from "./playbooks-gen/engine/tree";
@@ -90,9 +90,27 @@ export function run(argv: readonly string[], io: Io = { log: console.log, error:
   }
 }
 
+/** Under the cdktf CLI (`cdktf synth|deploy`): the topology must be named in SHOP_TOPOLOGY, never
+ * defaulted, so a deploy cannot build the bundled example by accident. Returns the exit code. */
+export function runUnderCdktf(env: NodeJS.ProcessEnv, io: Io = { log: console.log, error: console.error }): number {
+  const file = env.SHOP_TOPOLOGY;
+  if (!file) {
+    io.error(`error: SHOP_TOPOLOGY is not set; under cdktf synth/deploy the topology comes from it (e.g. SHOP_TOPOLOGY=${DEFAULT_TOPOLOGY} cdktf synth), and the bundled example is never deployed by default`);
+    return 2;
+  }
+  try {
+    buildApp(loadTopology(file, env)).app.synth();
+    return 0;
+  } catch (e) {
+    if (!(e instanceof TopologyError)) throw e;
+    io.error(`error: ${e.message}`);
+    return 2;
+  }
+}
+
 if (require.main === module) {
   if (process.env.CDKTF_OUTDIR) {
-    buildApp(loadTopology(process.env.SHOP_TOPOLOGY ?? DEFAULT_TOPOLOGY)).app.synth();
+    process.exitCode = runUnderCdktf(process.env);
   } else {
     process.exitCode = run(process.argv.slice(2));
   }

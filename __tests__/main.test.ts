@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { run } from "../main";
+import { run, runUnderCdktf } from "../main";
 import { EXAMPLE_FILE, variantText } from "./support/topology";
 import { tempDir } from "./support/synth";
 
@@ -74,5 +74,26 @@ describe("npm start", () => {
     expect(r.code).toBe(2);
     expect(r.err).toContain('error: unknown argument "--topolgy"');
     expect(r.err).toContain("usage: npm start -- [--topology FILE] [--outputs FILE] [--out DIR]");
+  });
+});
+
+describe("under the cdktf CLI (cdktf synth|deploy)", () => {
+  const io = () => {
+    const err: string[] = [];
+    return { err, io: { log: () => undefined, error: (s: string) => err.push(s) } };
+  };
+
+  it("fails without SHOP_TOPOLOGY instead of synthesizing the bundled example", () => {
+    const out = tempDir();
+    const { err, io: sink } = io();
+    expect(runUnderCdktf({ CDKTF_OUTDIR: out }, sink)).toBe(2);
+    expect(err.join("\n")).toBe("error: SHOP_TOPOLOGY is not set; under cdktf synth/deploy the topology comes from it (e.g. SHOP_TOPOLOGY=examples/topology.yaml cdktf synth), and the bundled example is never deployed by default");
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
+  it("names a bad SHOP_TOPOLOGY file", () => {
+    const { err, io: sink } = io();
+    expect(runUnderCdktf({ CDKTF_OUTDIR: tempDir(), SHOP_TOPOLOGY: "nope.yaml" }, sink)).toBe(2);
+    expect(err.join("\n")).toMatch(/^error: nope\.yaml: 1 problem:\n  - file not found/);
   });
 });

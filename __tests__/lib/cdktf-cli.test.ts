@@ -12,7 +12,7 @@ describe("cdktf CLI", () => {
   it("synthesizes through cdktf.json the same stacks as npm start", () => {
     const cliOut = tempDir();
     const cli = spawnSync(path.join(ROOT, "node_modules/.bin/cdktf"), ["synth", "--output", cliOut], {
-      cwd: ROOT, encoding: "utf8", timeout: 240_000, env: { ...process.env, CI: "1", CHECKPOINT_DISABLE: "1" },
+      cwd: ROOT, encoding: "utf8", timeout: 240_000, env: { ...process.env, CI: "1", CHECKPOINT_DISABLE: "1", SHOP_TOPOLOGY: "examples/topology.yaml" },
     });
     expect({ status: cli.status, stderr: cli.status === 0 ? "" : cli.stderr }).toEqual({ status: 0, stderr: "" });
     const ours = tempDir();
