@@ -12,7 +12,8 @@ import * as probe from "../loopback/probes";
 import type { BackendProvider, DrillBackend, ExecResult, FailoverHookControl, Member, OrderWriter, PgTarget, RedisReplication, RedisTarget, StoredOrder, WriteOp } from "../types";
 import { boot, execOn, freeze, hostDirs, initPid, powerCut, thaw } from "./hosts";
 import { planOf, type HostPlan, type Plan, type RehearsalPaths } from "./plan";
-import { readState, writeState } from "./rehearsal";
+import { readState, wanCutFile, writeState } from "./rehearsal";
+import * as fs from "fs";
 import { poll, sleep } from "./sys";
 import { readVault } from "./vault";
 import { RehearsalError } from "./errors";
@@ -119,8 +120,25 @@ export class RehearsalBackend implements DrillBackend {
     return [];
   }
 
-  reachable(): boolean {
-    return true;
+  /** Cuts between regions, carried out by the fabric's WAN forwarder (the drill process, on the
+   * operator's bastion legs, keeps reaching every host). */
+  readonly partitions = {
+    isolateRegion: async (region: string): Promise<void> => {
+      const others = this.t.regions.map((r) => r.slug).filter((r) => r !== region);
+      this.cut = new Set([...this.cut, ...others.map((o) => [region, o].sort().join(" "))]);
+      fs.writeFileSync(wanCutFile(this.p), [...this.cut].join("\n") + "\n");
+    },
+    heal: async (): Promise<void> => {
+      this.cut = new Set();
+      fs.writeFileSync(wanCutFile(this.p), "");
+    },
+  };
+
+  private cut = new Set<string>();
+
+  /** The drill's clients sit with an app host of `fromRegion`: a cut between the regions hides `host`. */
+  reachable(fromRegion: string, host: string): boolean {
+    return !this.cut.has([fromRegion, this.hp(host).host.region].sort().join(" ")) || fromRegion === this.hp(host).host.region;
   }
 
   exec(host: string, argv: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
@@ -309,7 +327,7 @@ export class RehearsalBackend implements DrillBackend {
 export function rehearsalProvider(t: Topology, p: RehearsalPaths): BackendProvider {
   return {
     kind: "rehearsal",
-    capabilities: new Set(),
+    capabilities: new Set(["partitions"]),
     async acquire(preset, log) {
       if (preset !== t.timing) throw new RehearsalError(`the rehearsal runs the preset it was converged with (${t.timing}), not ${preset}`);
       return { backend: new RehearsalBackend(t, p, log), owned: false };

@@ -44,7 +44,7 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
       names = (JSON.parse(r.stdout.split("\n")[0]).members ?? []).map((m: { name: string }) => m.name).sort();
     } catch { /* reported below */ }
     const want = etcd.filter((e) => t.database.mode !== "standby-cluster" || e.region === h.region).map((e) => e.name).sort();
-    add(`etcd ${h.name} healthy, members ${want.join(", ")}`, r.code === 0 && /is healthy/.test(r.stdout) && names.join() === want.join(), r.code === 0 ? `members ${names.join(", ")}` : r.stderr.trim());
+    add(`etcd ${h.name} healthy, members ${want.join(", ")}`, r.code === 0 && /is healthy/.test(r.stdout + r.stderr) && names.join() === want.join(), r.code === 0 ? `members ${names.join(", ")}` : r.stderr.trim());
   }
 
   // Patroni: one leader, in the primary region; every replica streaming from it; a synchronous standby.

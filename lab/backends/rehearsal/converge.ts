@@ -90,7 +90,7 @@ export async function run(o: CliOptions, p: RehearsalPaths, log: (l: string) => 
   };
   const runs: ConvergeRun[] = [];
   for (const n of [1, 2]) {
-    log(`\n== converge run ${n} of 2\n$ ${argv.map((a) => a.startsWith("/") ? rel(a) : a).join(" ")}`);
+    log(`\n== converge run ${n} of 2\n$ ${argv.map((a) => a.startsWith("/") ? rel(a) : a.startsWith("@/") ? `@${rel(a.slice(1))}` : a).join(" ")}`);
     const t0 = Date.now();
     const r = await runAsync(["nsenter", `--net=${netnsPath(plan.operatorNs)}`, "--", ...argv], { env, cwd: project, onOutput: (s) => process.stdout.write(s), timeoutMs: 45 * 60_000 });
     fs.writeFileSync(path.join(p.logs, `converge-${n}.log`), r.stdout + r.stderr);

@@ -19,7 +19,7 @@ const IN_OPERATOR = "SHOP_REHEARSAL_IN_OPERATOR_NS";
 export async function run(o: CliOptions, p: RehearsalPaths, log: (l: string) => void): Promise<number> {
   if (!readState(p)) throw new RehearsalError("no rehearsal is up: run `npm run rehearse -- up` and `converge` first");
   const t = loadTopology(p.topology);
-  checkDrills(o.args, t, p.topology, { kind: "rehearsal", capabilities: new Set() });
+  checkDrills(o.args, t, p.topology, { kind: "rehearsal", capabilities: new Set(["partitions"]) });
   if (process.env[IN_OPERATOR] !== "1") {
     // Again, inside the operator's network namespace (the machine's own interfaces stay untouched).
     const argv = ["nsenter", `--net=${netnsPath(planOf(t).operatorNs)}`, "--", process.execPath, path.join(__dirname, "cli.js"), ...process.argv.slice(2)];

@@ -144,9 +144,12 @@ export async function up(o: UpOptions): Promise<{ plan: Plan; t: Topology }> {
     startOperatorService(plan, path.join(p.logs, "mirror.log"), ["/usr/bin/python3", besideThis("mirror.py"), OPERATOR_ADDRESS, String(MIRROR_PORT), mirrorRoot, tls.mirror.cert, tls.mirror.key]),
     startOperatorService(plan, path.join(p.logs, "spaces.log"), ["/usr/bin/python3", besideThis("spaces-stand-in.py"), SPACES_ADDRESS, String(MIRROR_PORT), spacesRoot, tls.spaces.cert, tls.spaces.key]),
     // The droplets' resolver: names the rehearsal stands in for (Spaces), nothing else (an instant "no").
+    // The WAN between the regions' VPCs: always there (with --wan-rtt 0 it only carries partitions).
+    startOperatorService(plan, path.join(p.logs, "wan.log"), ["/usr/bin/python3", besideThis("wan-delay.py"), writeWanConfig(p, plan, o.wanRttMs)], plan.fabricNs),
     startOperatorService(plan, path.join(p.logs, "dnsmasq.log"), ["dnsmasq", "--keep-in-foreground", "--log-facility=-", "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces", `--listen-address=${OPERATOR_ADDRESS}`, `--address=/${SPACES_DOMAIN}/${SPACES_ADDRESS}`, `--pid-file=${path.join(p.root, "dnsmasq.pid")}`]),
   ];
   writeState(p, state);
+  await poll("the WAN forwarder to set up its routes", 20_000, () => fs.readFileSync(path.join(p.logs, "wan.log"), "utf8").includes("ready"));
   await poll("the mirror to answer", 20_000, () => inOperator(plan, ["curl", "-sf", "--cacert", tls.ca, `https://${OPERATOR_ADDRESS}/debian/Release`, "-o", "/dev/null"]).code === 0);
   await poll("the Spaces stand-in to answer", 20_000, () => inOperator(plan, ["curl", "-s", "--cacert", tls.ca, "--resolve", `probe.${t.regions[0].slug}.${SPACES_DOMAIN}:443:${SPACES_ADDRESS}`, `https://probe.${t.regions[0].slug}.${SPACES_DOMAIN}/`, "-o", "/dev/null"]).code === 0);
   for (const h of plan.hosts) {
@@ -186,13 +189,26 @@ function userDataOf(synthDir: string, publicKey: string): Record<string, string>
 
 /** Starts a daemon of the operator's (the mirror, the name server, the Spaces stand-in) in its namespace
  * and the rehearsal's cgroup, so that `down` finds it. */
-function startOperatorService(plan: Plan, logFile: string, argv: readonly string[]): number {
+function startOperatorService(plan: Plan, logFile: string, argv: readonly string[], netns = plan.operatorNs): number {
   fs.mkdirSync(cgroupDir("systemd", "operator"), { recursive: true });
   const out = fs.openSync(logFile, "a");
-  const child = spawn("/bin/sh", ["-c", `echo $$ > ${cgroupDir("systemd", "operator")}/cgroup.procs && exec nsenter --net=${netnsPath(plan.operatorNs)} "$@"`, "sh", ...argv], { detached: true, stdio: ["ignore", out, out] });
+  const child = spawn("/bin/sh", ["-c", `echo $$ > ${cgroupDir("systemd", "operator")}/cgroup.procs && exec nsenter --net=${netnsPath(netns)} "$@"`, "sh", ...argv], { detached: true, stdio: ["ignore", out, out] });
   fs.closeSync(out);
   child.unref();
   return child.pid!;
+}
+
+/** The WAN forwarder's configuration: delay, the regions' bridges and VPCs, and the file of cut pairs. */
+function writeWanConfig(p: RehearsalPaths, plan: Plan, rttMs: number): string {
+  const file = path.join(p.root, "wan.json");
+  fs.writeFileSync(file, JSON.stringify({ rttMs, cutFile: wanCutFile(p), regions: plan.regions.map((r) => ({ slug: r.slug, bridge: r.bridge, vpc: r.vpc.text })) }));
+  fs.writeFileSync(wanCutFile(p), "");
+  return file;
+}
+
+/** Region pairs cut off from each other, one "A B" per line (the forwarder re-reads it every 50 ms). */
+export function wanCutFile(p: RehearsalPaths): string {
+  return path.join(p.root, "wan-cut");
 }
 
 /** A file shipped beside this module (the Python stand-ins), from the sources or from dist/. */
@@ -239,7 +255,7 @@ export async function down(root: string, log: (l: string) => void, keepCache = t
   removeCgroups();
   const left = [...ourNamespaces(), ...names].filter((n) => isMounted(hostDirs(p.hosts, n).root) || n.startsWith("shoprh-"));
   fs.rmSync(p.hosts, { recursive: true, force: true });
-  for (const f of [p.state, p.outputs, path.join(p.root, "mirror"), path.join(p.root, "spaces"), path.join(p.root, "synth"), path.join(p.root, "dnsmasq.pid"), p.ansible]) fs.rmSync(f, { recursive: true, force: true });
+  for (const f of [p.state, p.outputs, path.join(p.root, "mirror"), path.join(p.root, "spaces"), path.join(p.root, "synth"), path.join(p.root, "dnsmasq.pid"), path.join(p.root, "wan.json"), wanCutFile(p), p.ansible]) fs.rmSync(f, { recursive: true, force: true });
   if (!keepCache) fs.rmSync(p.cache, { recursive: true, force: true });
   if (left.length) throw new RehearsalError(`down could not remove: ${left.join(", ")}`);
   log(`down: removed ${names.size} hosts, their networks, mounts and cgroups${keepCache ? ` (kept the image and package cache in ${p.cache})` : ""}`);
