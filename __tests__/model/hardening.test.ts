@@ -81,3 +81,17 @@ describe("app port collisions", () => {
     },
   );
 });
+
+describe("values the playbooks cannot serve", () => {
+  it("fails on an image other than Debian 12", () => {
+    expect(problemsOf((d) => { d.regions[0].tiers.postgres.image = "ubuntu-22-04-x64"; })).toContain(
+      'regions[0].tiers.postgres.image must be "debian-12-x64" (the playbooks install Debian 12\'s packages: Patroni 3.0.2, PostgreSQL 15, etcd 3.4), got "ubuntu-22-04-x64"',
+    );
+  });
+
+  it.each(["example", "Example.com", "-bad.example.com", "example..com", "exa mple.com"])("fails on the malformed zone %j", (zone) => {
+    expect(problemsOf((d) => { d.domain.zone = zone; d.domain.hostname = `shop.${zone}`; })).toContain(
+      `domain.zone must be a domain name like example.com (lowercase labels of letters, digits and inner hyphens, at least two), got ${JSON.stringify(zone)}`,
+    );
+  });
+});

@@ -152,6 +152,21 @@ export const RULES: readonly Rule[] = [
   { id: "names-within-limits", check: nameLimitErrors },
   { id: "app-commands", check: appCommandErrors },
   {
+    id: "image-debian-12",
+    check: (t) => t.regions.flatMap((r, i) => TIERS.flatMap((tier) => {
+      const image = r.tiers[tier]?.image;
+      return image === undefined || image === SUPPORTED_IMAGE ? [] : [
+        `regions[${i}].tiers.${tier}.image must be ${q(SUPPORTED_IMAGE)} (the playbooks install Debian 12's packages: Patroni 3.0.2, PostgreSQL 15, etcd 3.4), got ${q(image)}`,
+      ];
+    })),
+  },
+  {
+    id: "zone-name",
+    check: (t) => ZONE_NAME.test(t.domain.zone) ? [] : [
+      `domain.zone must be a domain name like example.com (lowercase labels of letters, digits and inner hyphens, at least two), got ${q(t.domain.zone)}`,
+    ],
+  },
+  {
     id: "app-port-free",
     check: (t) => {
       // Everything else that listens on a host running the app (HAProxy, its stats, exporters, SSH).
@@ -254,6 +269,10 @@ function adminUnionErrors(texts: readonly string[]): string[] {
     `ssh.adminCidrs together cover all of IPv4 (${ranges.map((c) => c.text).join(", ")}), which opens SSH to the whole internet as 0.0.0.0/0 would; list your office, VPN or bastion ranges`,
   ] : [];
 }
+
+/** The image the playbooks are written and rehearsed for. */
+const SUPPORTED_IMAGE = "debian-12-x64";
+const ZONE_NAME = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** An environment assignment in front of a command: the unit runs `exec <command>`, and sh's exec
  * cannot run `VAR=value`. */
