@@ -124,8 +124,10 @@ export async function runRedisDrill(ctx: DrillContext, target: number | null): P
     await waitFor("first acknowledged Redis writes", 30_000, () => writer.ops.filter((o) => o.r === "ok").length >= 25);
     await sleep(delay * 1000);
     faultAt = Date.now() / 1000;
-    log(`  redis-primary-loss: SIGKILL redis-server on ${old} after a random ${delay.toFixed(2)} s`);
-    await backend.killService(old, "redis");
+    // The host goes, as a droplet power-off takes it (with the Sentinel it may run). A crashed
+    // redis-server alone is restarted by systemd within seconds, before Sentinel calls it down.
+    log(`  redis-primary-loss: power off ${old} after a random ${delay.toFixed(2)} s`);
+    await backend.powerOff(old);
     // Sentinel promotes within a second or two of agreeing the primary is down (failover-timeout only
     // bounds a failover that stalls); 20 s beyond down-after is a generous bound.
     // Long enough for a split Sentinel election and its retry (2 × failover-timeout), then some.
@@ -136,7 +138,7 @@ export async function runRedisDrill(ctx: DrillContext, target: number | null): P
       m.promoted = switched ? switched.t - faultAt : null;
       return m.gap.backAt !== null && m.promoted !== null && Date.now() / 1000 - m.gap.backAt > 1;
     }, 200).catch((e: Error) => f.note(`${e.message}; writes failed with: ${commonErrors(writer.ops.filter((o) => o.t0 >= faultAt))}`));
-    await backend.startService(old, "redis");
+    await backend.powerOn(old);
     try {
       await backend.waitHealthy(120_000);
       healed = true;

@@ -43,9 +43,9 @@ async function regionReturn(ctx: DrillContext): Promise<DrillResult> {
 const DEFS: Record<string, (name: string) => DrillDef> = {
   "primary-loss": pgDrill(BOTH, {
     expectNewPrimary: true,
-    fault: async ({ backend }, f, leader) => { await backend.killService(leader.name, "patroni"); f.note("SIGKILL Patroni and PostgreSQL"); },
-    // The harness boots the host again once its watchdog (armed by the killed leader) has reset it.
-    heal: none,
+    // A droplet power-off: Patroni, PostgreSQL, etcd (if any) and the watchdog go at once, as in a cloud.
+    fault: async ({ backend }, f, leader) => { await backend.powerOff(leader.name); f.note(`powered off ${leader.name}`); },
+    heal: async ({ backend }, f, leader) => { await backend.powerOn(leader.name); f.note(`powered ${leader.name} on again`); },
   }, { targets: { fast: 8, balanced: 15 } }),
   "postgres-crash": pgDrill(BOTH, {
     expectNewPrimary: false,

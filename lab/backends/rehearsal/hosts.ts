@@ -67,6 +67,8 @@ export function loopDevicesOf(file: string): string[] {
 /** Boots the host (power on): returns the PID of systemd-nspawn, which runs until the host powers off. */
 export function boot(h: HostPlan, d: HostDirs, loopDevice: string | null): number {
   for (const hier of HIERARCHIES) fs.mkdirSync(cgroupDir(hier, h.machine), { recursive: true });
+  // A power cycle resets the NICs: the host configures them again from its network metadata.
+  runOk(["ip", "-n", h.netns, "-batch", "-"], { input: ["eth0", "eth1"].flatMap((dev) => [`address flush dev ${dev}`, `link set ${dev} down`]).join("\n") + "\n" });
   const binds = loopDevice ? [`--bind=${loopDevice}:/dev/disk/by-id/scsi-0DO_Volume_${volumeName(h.host.name)}`] : [];
   const nspawn = [
     "systemd-nspawn", "-D", d.root, "-M", h.machine, "--boot", "--register=no", "--keep-unit",

@@ -84,7 +84,7 @@ export function ensureBaseDir(cache: string, tarball: string, caFile: string, lo
   const dir = tarball.replace(/\.tar\.gz$/, "");
   const done = path.join(cache, `${path.basename(dir)}.ready`);
   // Bump when the preparation below changes, so cached layers are made again.
-  const caHash = hash(fs.readFileSync(caFile, "utf8"), "layer-3");
+  const caHash = hash(fs.readFileSync(caFile, "utf8"), "layer-4");
   if (fs.existsSync(done) && fs.readFileSync(done, "utf8") === caHash) return dir;
   log(`preparing the image layer ${dir}`);
   fs.rmSync(dir, { recursive: true, force: true });
@@ -107,6 +107,17 @@ export function ensureBaseDir(cache: string, tarball: string, caFile: string, lo
   fs.writeFileSync(at("etc/resolv.conf"), `nameserver ${OPERATOR_ADDRESS}\n`);
   fs.rmSync(at("var/lib/dbus/machine-id"), { force: true });
   fs.writeFileSync(at("etc/dpkg/dpkg.cfg.d/rehearsal-unsafe-io"), "# Parallel installs on one disk: skip fsync storms.\nforce-unsafe-io\n");
+  // A physical limit of containers, not of the product: systemd's fstab generator skips block devices
+  // in a container ("Running in a container, ignoring fstab device entry"), so after a reboot the data
+  // volume would stay unmounted where a droplet mounts it from the fstab line Ansible wrote.
+  fs.writeFileSync(at("etc/systemd/system/rehearsal-volumes.service"), [
+    "[Unit]", "Description=Mount the ext4 volumes of /etc/fstab (systemd skips block devices in containers)",
+    "DefaultDependencies=no", "After=systemd-remount-fs.service", "Before=local-fs.target", "",
+    "[Service]", "Type=oneshot", "RemainAfterExit=yes", "ExecStart=/bin/mount -a -t ext4", "",
+    "[Install]", "WantedBy=local-fs.target", "",
+  ].join("\n"));
+  fs.mkdirSync(at("etc/systemd/system/local-fs.target.wants"), { recursive: true });
+  fs.symlinkSync("/etc/systemd/system/rehearsal-volumes.service", at("etc/systemd/system/local-fs.target.wants/rehearsal-volumes.service"));
   fs.writeFileSync(done, caHash);
   return dir;
 }
