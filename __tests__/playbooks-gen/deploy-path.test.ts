@@ -79,6 +79,16 @@ describe("what the app and every host install", () => {
   });
 });
 
+describe("the alert path to the failover hook", () => {
+  it("probes Patroni every 5 s, evaluates rules every 5 s and hands database alerts to the hook without a group wait (the rehearsal measured 61 s from the leader key's expiry to the hook with 15 s / 15 s / 10 s)", () => {
+    const prom = yaml.load(tree["files/prometheus/prometheus.yml"]) as { global: Record<string, string>; scrape_configs: Array<{ job_name: string; scrape_interval?: string }> };
+    expect(prom.global.evaluation_interval).toBe("5s");
+    for (const job of ["patroni_leader", "patroni_liveness"]) expect(prom.scrape_configs.find((c) => c.job_name === job)?.scrape_interval).toBe("5s");
+    const am = yaml.load(tree["files/alertmanager/alertmanager.yml"]) as { route: { routes: Array<{ receiver: string; group_wait?: string }> } };
+    expect(am.route.routes.find((r) => r.receiver === "database-failover")?.group_wait).toBe("0s");
+  });
+});
+
 describe("names across reboots", () => {
   it("writes the hosts block into cloud-init's /etc/hosts template too, which DigitalOcean's image renders on every boot", () => {
     const tasks = load<Task[]>("playbooks/roles/common/tasks/configure.yml");

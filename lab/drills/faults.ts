@@ -149,7 +149,9 @@ async function hookAfterLeaderKey(ctx: DrillContext, f: Findings, hook: Failover
     }
     const expired = secondsSince(t0);
     await hook.trigger();
-    const outcome = await waitFor("the failover hook to decide", 60_000, () => hook.outcome(), 100);
+    // Bounded by the alert path in the rehearsal (scrape and evaluation intervals, the rule's for:,
+    // Alertmanager's group_wait) on top of the hook's own confirmations.
+    const outcome = await waitFor("the failover hook to decide", 180_000, () => hook.outcome(), 100);
     f.note(`failover hook (generated failover-hook.py): triggered when the leader key was gone at ${expired} s, "${outcome}" at ${secondsSince(t0)} s`);
     if (!outcome.startsWith("applied")) f.violation(`the failover hook did not act: ${outcome}`);
   } finally {

@@ -31,6 +31,9 @@ export const PATRONI_PROBES = [
   { job: "patroni_leader", path: "/leader" },
 ] as const;
 
+/** How often Prometheus probes Patroni (the alert path's first term, measured by the rehearsal). */
+export const PATRONI_PROBE_INTERVAL = "5s";
+
 export function prometheusView(t: Topology, env: RenderEnv) {
   const targets = (service: Service, port: number) => byRegion(t, hostsRunning(t, service), (h) => `${env.addressOf(h.name)}:${port}`);
   const scope = (region: string) => ({ scope: patroniScope(t, region) });
@@ -48,8 +51,9 @@ export function prometheusView(t: Topology, env: RenderEnv) {
       { name: "haproxy", metrics_path: "/metrics", groups: targets("haproxy", PORTS.haproxyStats) },
     ],
     probes: [
-      ...PATRONI_PROBES.map((p) => ({ name: p.job, groups: patroni(p.path) })),
-      { name: "app_health", groups: byRegion(t, hostsRunning(t, "app"), (h) => `http://${env.addressOf(h.name)}:${t.app.port}${t.app.healthPath}`) },
+      // Every 5 s: these feed PatroniNoLeader and DatabaseRegionDown, which trigger the failover hook.
+      ...PATRONI_PROBES.map((p) => ({ name: p.job, scrape_interval: PATRONI_PROBE_INTERVAL, groups: patroni(p.path) })),
+      { name: "app_health", scrape_interval: null, groups: byRegion(t, hostsRunning(t, "app"), (h) => `http://${env.addressOf(h.name)}:${t.app.port}${t.app.healthPath}`) },
     ],
     blackbox_address: BLACKBOX_ADDRESS,
   };
