@@ -85,22 +85,26 @@ export function boot(h: HostPlan, d: HostDirs, loopDevice: string | null): numbe
   return child.pid!;
 }
 
+/** A cgroup directory and every one below it, parents first (none when it does not exist). */
+function cgroupTree(top: string): string[] {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(top, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return [top, ...entries.filter((e) => e.isDirectory()).flatMap((e) => cgroupTree(path.join(top, e.name)))];
+}
+
 /** Every process in a host's cgroup (and its sub-cgroups), or in all of the rehearsal's. */
 export function cgroupProcs(name?: string): number[] {
-  const pids: number[] = [];
-  const walk = (dir: string) => {
-    let entries: fs.Dirent[];
+  const pids = cgroupTree(cgroupDir("systemd", name)).flatMap((dir) => {
     try {
-      entries = fs.readdirSync(dir, { withFileTypes: true });
+      return fs.readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
     } catch {
-      return;
+      return []; // gone meanwhile
     }
-    try {
-      pids.push(...fs.readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number));
-    } catch { /* gone */ }
-    for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name));
-  };
-  walk(cgroupDir("systemd", name));
+  });
   return [...new Set(pids)];
 }
 
@@ -165,20 +169,7 @@ export function thaw(name: string): void {
 /** Removes a host's cgroups (they must be empty) in every hierarchy, deepest first. */
 export function removeCgroups(name?: string): void {
   for (const hier of HIERARCHIES) {
-    const top = cgroupDir(hier, name);
-    const dirs: string[] = [];
-    const walk = (dir: string) => {
-      let entries: fs.Dirent[];
-      try {
-        entries = fs.readdirSync(dir, { withFileTypes: true });
-      } catch {
-        return;
-      }
-      dirs.push(dir);
-      for (const e of entries) if (e.isDirectory()) walk(path.join(dir, e.name));
-    };
-    walk(top);
-    for (const dir of dirs.reverse()) {
+    for (const dir of cgroupTree(cgroupDir(hier, name)).reverse()) {
       try {
         fs.rmdirSync(dir);
       } catch { /* busy or gone */ }
