@@ -36,7 +36,7 @@ describe("rehearsal plan", () => {
   });
 
   it("writes deploy outputs in cdktf's shape that the generator reads back host for host", () => {
-    const parsed = parseDeployOutputs(deployOutputs(t, plan), "rehearsal outputs");
+    const parsed = parseDeployOutputs(deployOutputs(plan), "rehearsal outputs");
     for (const h of plan.hosts) expect(parsed.hosts[h.host.name]).toEqual({ name: h.host.name, region: h.host.region, tier: h.host.tier, public_ipv4: h.publicIpv4, private_ipv4: h.privateIpv4 });
     expect(Object.keys(parsed.loadBalancers).sort()).toEqual(["ams3", "nyc1"]);
   });
@@ -50,7 +50,7 @@ describe("rehearsal plan", () => {
   });
 
   it("mirrors every package the generated tree installs, with Jinja variables resolved", () => {
-    const pkgs = packagesOf(t, deployOutputs(t, plan), ["python3", "sudo"]);
+    const pkgs = packagesOf(t, deployOutputs(plan), ["python3", "sudo"]);
     expect(pkgs).toEqual(expect.arrayContaining(["postgresql-15", "patroni", "etcd-server", "haproxy", "redis-server", "redis-sentinel", "prometheus", "nodejs", "git", "sudo"]));
     expect(pkgs.filter((p) => p.includes("{{"))).toEqual([]);
   });

@@ -4,9 +4,8 @@
 
 const crypto = require("crypto");
 const http = require("http");
-const { loadConfig } = require("./lib/config");
-const { createPool, DatabaseError, waitForSchema } = require("./lib/db");
-const { createRedis } = require("./lib/redis");
+const { DatabaseError, waitForSchema } = require("./lib/db");
+const { startClients } = require("./lib/start");
 const { createOrder, getOrder } = require("./lib/orders");
 const { enqueueFulfilment } = require("./lib/jobs");
 const { health } = require("./lib/health");
@@ -166,15 +165,7 @@ function makeApp({ config, pool, redis, schema }) {
 }
 
 function main() {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    logError("cannot start", err);
-    process.exit(1);
-  }
-  const pool = createPool(config.databaseUrl, { max: 10, applicationName: `shop-app@${config.instance}` });
-  const redis = createRedis(config.redis, `shop-app@${config.instance}`);
+  const { config, pool, redis } = startClients("shop-app", 10);
   // Health and orders answer 503 until the schema exists; the app never exits for want of a database.
   const schema = { error: "not checked yet" };
   let stopping = false;

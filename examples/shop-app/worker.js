@@ -4,9 +4,8 @@
 // backoff: a failover of either database pauses the work, it never ends the process.
 "use strict";
 
-const { loadConfig } = require("./lib/config");
-const { createPool, waitForSchema } = require("./lib/db");
-const { createRedis } = require("./lib/redis");
+const { waitForSchema } = require("./lib/db");
+const { startClients } = require("./lib/start");
 const { applyFulfilment, strandedOrders } = require("./lib/orders");
 const { claimStaleJobs, ensureGroup, finishJob, readJobs } = require("./lib/jobs");
 const { Backoff, logError, logInfo, outageLogger, sleep } = require("./lib/support");
@@ -16,16 +15,8 @@ const BLOCK_MS = 1_000;
 const SHUTDOWN_GRACE_MS = 10_000;
 
 function main() {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    logError("cannot start", err);
-    process.exit(1);
-  }
+  const { config, pool, redis } = startClients("shop-worker", 3);
   const consumer = config.instance;
-  const pool = createPool(config.databaseUrl, { max: 3, applicationName: `shop-worker@${consumer}` });
-  const redis = createRedis(config.redis, `shop-worker@${consumer}`);
 
   let stopping = false;
   let wake;

@@ -16,6 +16,7 @@ import { LAB_SERVICES, LabEnv, labHookHost, labHosts } from "./env";
 import { DatabaseHostSupervision } from "./db-hosts";
 import { FailoverHook } from "./failover-hook";
 import * as probe from "./probes";
+import { agreedRedisPrimary, waitRedisHealthy } from "../redis-health";
 import { CONFIG_FILES, newSecrets, patroniEnvironment, renderHost, type Secrets } from "./render";
 
 export interface LabOptions {
@@ -422,10 +423,8 @@ export class Lab implements DrillBackend {
     return probe.patroniAnswers(this.env.addressOf(node));
   }
 
-  async redisPrimary(): Promise<string | null> {
-    const answers = await Promise.all(this.hostsRunning("sentinel").map((h) => this.sentinelMaster(h.name).catch(() => undefined)));
-    const live = answers.filter((a) => a !== undefined);
-    return live.length > 0 && live.every((a) => a && a === live[0]) ? (live[0] as string) : null;
+  redisPrimary(): Promise<string | null> {
+    return agreedRedisPrimary(this);
   }
 
   async sentinelMaster(sentinelHost: string): Promise<string | null> {
@@ -474,12 +473,7 @@ export class Lab implements DrillBackend {
         (await sql(this.haproxyTarget(h.name), "SELECT NOT pg_is_in_recovery()", 3000))[0] === "t", 250);
     }
     step(`HAProxy routes :${PORTS.haproxyPrimary} to the primary`);
-    const redisCount = this.hostsRunning("redis").length;
-    await waitFor("Sentinels agreeing on a Redis primary with all replicas", timeoutMs, async () => {
-      const primary = await this.redisPrimary();
-      const r = primary === null ? null : await this.redisReplication(primary);
-      return r?.role === "master" && r.connectedReplicas === redisCount - 1;
-    }, 250);
+    await waitRedisHealthy(this, timeoutMs);
     step("Redis: Sentinels agree on the primary, replicas connected");
   }
 

@@ -9,6 +9,7 @@ import { postgresClusterOf, sentinelMasterName } from "../../../playbooks-gen/vi
 import { failoverHookNeeded, survivingRegion } from "../../../playbooks-gen/views/failover";
 import { PATRONI_CONFIG_FILE, PATRONI_ENV_FILE } from "../../../playbooks-gen/roles/patroni";
 import * as probe from "../loopback/probes";
+import { agreedRedisPrimary, waitRedisHealthy } from "../redis-health";
 import type { BackendProvider, DrillBackend, ExecResult, FailoverHookControl, Member, OrderWriter, PgTarget, RedisReplication, RedisTarget, StoredOrder, WriteOp } from "../types";
 import { boot, execOn, freeze, hostDirs, initPid, powerCut, thaw } from "./hosts";
 import { planOf, type HostPlan, type Plan, type RehearsalPaths } from "./plan";
@@ -138,7 +139,7 @@ export class RehearsalBackend implements DrillBackend {
 
   /** The drill's clients sit with an app host of `fromRegion`: a cut between the regions hides `host`. */
   reachable(fromRegion: string, host: string): boolean {
-    return !this.cut.has([fromRegion, this.hp(host).host.region].sort().join(" ")) || fromRegion === this.hp(host).host.region;
+    return !this.cut.has([fromRegion, this.hp(host).host.region].sort().join(" "));
   }
 
   exec(host: string, argv: readonly string[], opts: { timeoutMs?: number; input?: string } = {}): Promise<ExecResult> {
@@ -187,10 +188,8 @@ export class RehearsalBackend implements DrillBackend {
     return probe.etcdLeaderName(new Map(this.hostsRunning("etcd").map((h) => [h.name, this.addr(h.name)])));
   }
 
-  async redisPrimary(): Promise<string | null> {
-    const answers = await Promise.all(this.hostsRunning("sentinel").map((h) => this.sentinelMaster(h.name).catch(() => undefined)));
-    const live = answers.filter((a) => a !== undefined);
-    return live.length > 0 && live.every((a) => a && a === live[0]) ? (live[0] as string) : null;
+  redisPrimary(): Promise<string | null> {
+    return agreedRedisPrimary(this);
   }
 
   async sentinelMaster(sentinelHost: string): Promise<string | null> {
@@ -225,12 +224,7 @@ export class RehearsalBackend implements DrillBackend {
       }, 500);
     }
     step(`every app host answers ${this.t.app.healthPath} with 200`);
-    const redisCount = this.hostsRunning("redis").length;
-    await poll("Sentinels agreeing on a Redis primary with all replicas", timeoutMs, async () => {
-      const primary = await this.redisPrimary();
-      const r = primary === null ? null : await this.redisReplication(primary);
-      return r?.role === "master" && r.connectedReplicas === redisCount - 1;
-    }, 250);
+    await waitRedisHealthy(this, timeoutMs);
     step("Redis: Sentinels agree on the primary, replicas connected");
   }
 

@@ -2,7 +2,6 @@
 //   [--topology FILE] [--wan-rtt MS] [--report FILE] [--root DIR]
 // Exit codes: 0 done, 1 internal error, 2 bad input or a machine that cannot run it, 3 a failed
 // converge, check or drill.
-import * as fs from "fs";
 import * as path from "path";
 import { parseArgs } from "node:util";
 import { TopologyError } from "../../../lib/model/load";
@@ -139,4 +138,3 @@ if (require.main === module) {
   });
   main(process.argv.slice(2)).then((code) => { process.exitCode = code; }, (e) => { console.error(e); process.exitCode = 1; });
 }
-void fs;

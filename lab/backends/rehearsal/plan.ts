@@ -80,7 +80,7 @@ export function planOf(t: Topology): Plan {
 }
 
 /** The deploy outputs in the shape `cdktf deploy --outputs-file` writes: {stack: {hosts, load_balancer_ip}}. */
-export function deployOutputs(t: Topology, plan: Plan): Record<string, unknown> {
+export function deployOutputs(plan: Plan): Record<string, unknown> {
   const out: Record<string, { hosts: Record<string, unknown>; load_balancer_ip?: string }> = {};
   for (const r of plan.regions) {
     const hosts = plan.hosts.filter((h) => h.host.region === r.slug);
@@ -90,7 +90,6 @@ export function deployOutputs(t: Topology, plan: Plan): Record<string, unknown> 
     if (hosts.some((h) => h.host.tier === "app")) stack.load_balancer_ip = r.loadBalancerIp;
     out[regionStackName(r.slug)] = stack;
   }
-  void t;
   return out;
 }
 

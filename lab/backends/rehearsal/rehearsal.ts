@@ -4,7 +4,6 @@
 // `shoprh-*`, cgroups `shoprh/`, mounts and loop devices under the root), so an interrupted `up` is
 // cleaned too.
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import { spawn } from "child_process";
@@ -14,7 +13,7 @@ import { ensureAptRepo, ensureBaseDir, ensureBaseTarball, ensureRehearsalTls, pa
 import { attachVolume, boot, cgroupDir, cgroupProcs, execOn, hostDirs, initPid, isMounted, loopDevicesOf, prepareDisk, removeCgroups, shutdown } from "./hosts";
 import { deleteNamespace, makeFabric, makeHostNetwork, netnsPath, networkConfig, ourNamespaces } from "./net";
 import { deployOutputs, OPERATOR_ADDRESS, SPACES_ADDRESS, SPACES_DOMAIN, planOf, rehearsalPaths, type Plan, type RehearsalPaths } from "./plan";
-import { alive, poll, run, runAsync, runOk } from "./sys";
+import { alive, poll, run, runOk } from "./sys";
 import { buildAppRepository, APP_SETTINGS } from "./app-repo";
 
 export interface RehearsalState {
@@ -116,7 +115,7 @@ export async function up(o: UpOptions): Promise<{ plan: Plan; t: Topology }> {
   const synthDir = path.join(p.root, "synth");
   synthesize(t, synthDir);
   const userData = userDataOf(synthDir, publicKey);
-  const outputs = deployOutputs(t, plan);
+  const outputs = deployOutputs(plan);
   fs.writeFileSync(p.outputs, JSON.stringify(outputs, null, 2) + "\n");
   lap("synth", since);
 
@@ -269,4 +268,3 @@ function listDirs(dir: string): string[] {
   }
 }
 
-export { execOn, runAsync, os };
