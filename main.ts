@@ -7,11 +7,11 @@
 // from SHOP_TOPOLOGY, which must be set.
 import * as path from "path";
 import { loadTopology, OutputsError, rtoBudget, TopologyError, type Topology } from "./lib/model";
-import { TreeError, writeTree } from "./playbooks-gen/engine/tree";
+import { checkTreeTarget, TreeError, writeTree } from "./playbooks-gen/engine/tree";
 import { readOutputs } from "./playbooks-gen/cli";
 import { generateTree } from "./playbooks-gen/generate";
 import { buildApp } from "./lib/stacks/app";
-import { synthesize, type SynthSummary } from "./lib/synth";
+import { checkOutDir, OutDirError, synthesize, type SynthSummary } from "./lib/synth";
 
 const DEFAULT_TOPOLOGY = "examples/topology.yaml";
 const DEFAULT_OUTPUTS = "examples/outputs.json";
@@ -67,6 +67,9 @@ export function run(argv: readonly string[], io: Io = { log: console.log, error:
     // The Ansible tree is rendered in memory before anything is written, so bad outputs leave the
     // previous output intact.
     const tree = opts.outputs === undefined ? undefined : generateTree(topology, readOutputs(opts.outputs, topology), opts.outputs);
+    // Both destinations are checked before the stacks are written (nothing half-written).
+    checkOutDir(opts.out);
+    if (tree) checkTreeTarget(path.join(opts.out, "ansible"));
     printSummary(topology, synthesize(topology, opts.out), opts.out, io.log);
     if (tree) {
       const ansible = path.join(opts.out, "ansible");
@@ -77,7 +80,7 @@ export function run(argv: readonly string[], io: Io = { log: console.log, error:
     }
     return 0;
   } catch (e) {
-    if (e instanceof TopologyError || e instanceof UsageError || e instanceof OutputsError || e instanceof TreeError) {
+    if (e instanceof TopologyError || e instanceof UsageError || e instanceof OutputsError || e instanceof TreeError || e instanceof OutDirError) {
       io.error(`error: ${e.message}`);
       if (e instanceof UsageError) io.error(USAGE);
       return 2;

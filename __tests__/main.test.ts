@@ -69,6 +69,28 @@ describe("npm start", () => {
     expect(fs.readFileSync(path.join(out, "stacks", "region-nyc1", "cdk.tf.json"), "utf8")).toBe(before);
   });
 
+  it("exits 2 on an existing --out folder it did not make, and writes no stacks there", () => {
+    const out = tempDir();
+    fs.writeFileSync(path.join(out, "notes.txt"), "mine\n");
+    const r = capture(["--topology", EXAMPLE_FILE, "--out", out]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`error: --out ${out} exists and was not written by shop-multiregion (no manifest.json listing stacks); nothing written`);
+    expect(fs.readdirSync(out)).toEqual(["notes.txt"]);
+  });
+
+  it("exits 2 when <out>/ansible holds files the generator did not write, before writing the stacks", () => {
+    const out = path.join(tempDir(), "cdktf.out");
+    expect(capture(["--topology", EXAMPLE_FILE, "--out", out]).code).toBe(0); // stacks, no tree
+    fs.rmSync(path.join(out, "stacks", "global"), { recursive: true });
+    fs.mkdirSync(path.join(out, "ansible"));
+    fs.writeFileSync(path.join(out, "ansible", "site.yml"), "# hand-written\n");
+    const r = capture(["--out", out]); // the example brings its outputs, so the tree is due
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`error: ${path.join(out, "ansible")} exists and was not written by the generator`);
+    expect(fs.existsSync(path.join(out, "stacks", "global"))).toBe(false); // the stacks were not written again
+    expect(fs.readFileSync(path.join(out, "ansible", "site.yml"), "utf8")).toBe("# hand-written\n");
+  });
+
   it("rejects unknown arguments with usage", () => {
     const r = capture(["--topolgy", "x.yaml"]);
     expect(r.code).toBe(2);

@@ -42,15 +42,23 @@ function writeFiles(dir: string, files: FileMap): void {
   }
 }
 
+/** Refuses a non-empty folder the generator did not write (no manifest); callers that write other
+ * things first check here before writing anything. Returns whether the folder exists. */
+export function checkTreeTarget(outDir: string): boolean {
+  const target = path.resolve(outDir);
+  const exists = fs.existsSync(target);
+  if (exists && readManifest(target) === undefined && fs.readdirSync(target).length > 0) {
+    throw new TreeError(`${outDir} exists and was not written by the generator (no ${MANIFEST}); pass an empty or new --out DIR`);
+  }
+  return exists;
+}
+
 /** Replaces the tree at `outDir` by `files`, keeping files the previous run did not write. */
 export function writeTree(outDir: string, files: FileMap): void {
   Object.keys(files).forEach(checkRelative);
   const target = path.resolve(outDir);
-  const exists = fs.existsSync(target);
+  const exists = checkTreeTarget(outDir);
   const previous = exists ? readManifest(target) : undefined;
-  if (exists && previous === undefined && fs.readdirSync(target).length > 0) {
-    throw new TreeError(`${outDir} exists and was not written by the generator (no ${MANIFEST}); pass an empty or new --out DIR`);
-  }
   const staging = `${target}.tmp-${process.pid}`;
   const retired = `${target}.old-${process.pid}`;
   fs.rmSync(staging, { recursive: true, force: true });
