@@ -12,6 +12,10 @@ hbs.registerHelper("raw", (options: Handlebars.HelperOptions) => options.fn(unde
 hbs.registerHelper("json", (value: unknown) => JSON.stringify(value));
 // A YAML flow sequence of quoted strings, spaced as yamllint wants.
 hbs.registerHelper("flow", (items: readonly unknown[]) => `[${items.map((i) => JSON.stringify(i)).join(", ")}]`);
+// A long list as one YAML double-quoted scalar, broken after each separator with escaped line breaks
+// (the parser drops them and the continuation's indent), so lines stay within yamllint's length.
+hbs.registerHelper("lines", (value: string, separator: string) =>
+  JSON.stringify(value).split(separator).join(`${separator}\\\n  `));
 hbs.registerHelper("join", (items: readonly unknown[], separator: unknown) => items.join(typeof separator === "string" ? separator : ","));
 
 /** `templates/` at the project root, found from this file both in the sources and in dist/. */
