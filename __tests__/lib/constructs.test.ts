@@ -29,7 +29,7 @@ describe("TierDroplets", () => {
   });
 
   it("keeps database droplets on destroy", () => {
-    expect(parse(synth()).resource.digitalocean_droplet["pg-nyc1-1"].lifecycle).toEqual({ prevent_destroy: true });
+    expect(parse(synth()).resource.digitalocean_droplet["pg-nyc1-1"].lifecycle).toMatchObject({ prevent_destroy: true });
   });
 
   it("creates an unprivileged deploy user with the SSH keys through cloud-init", () => {

@@ -19,6 +19,13 @@ describe("stacks", () => {
     }
   });
 
+  it("never replaces a droplet for an SSH key rotation: every droplet ignores ssh_keys and user_data changes", () => {
+    const droplets = stacks.flatMap((s) => Object.entries((s.json.resource?.digitalocean_droplet ?? {}) as Record<string, Json>));
+    expect(droplets).toHaveLength(hostsOf(example()).length);
+    for (const [name, droplet] of droplets) expect([name, droplet.lifecycle.ignore_changes]).toEqual([name, ["ssh_keys", "user_data"]]);
+    expect(stack("region-nyc1").resource.digitalocean_droplet["pg-nyc1-1"].lifecycle.prevent_destroy).toBe(true);
+  });
+
   it("exports every host with public and private addresses, and the load balancer IP", () => {
     const outputs = stack("region-nyc1").output;
     expect(outputs[OUTPUT_HOSTS].value["pg-nyc1-1"]).toEqual({

@@ -5,6 +5,9 @@ import { Droplet } from "../providers";
 import type { Host } from "../model";
 import { cloudInit } from "./cloud-init";
 
+/** Droplet arguments whose change would force a new droplet and that only matter at creation. */
+export const IGNORED_CHANGES = ["ssh_keys", "user_data"] as const;
+
 export interface TierDropletsProps {
   /** Hosts of this tier in this region, from the model's host list. */
   readonly hosts: readonly Host[];
@@ -42,7 +45,9 @@ export class TierDroplets extends Construct {
         backups: false, // PostgreSQL is backed up by pgBackRest to Spaces; other tiers are rebuilt by Ansible
         gracefulShutdown: true,
         userData: cloudInit(host.name, props.sshPublicKeys),
-        lifecycle: props.preventDestroy ? { preventDestroy: true } : undefined,
+        // The provider replaces a droplet when ssh_keys or user_data change; keys are rotated on the
+        // running hosts by Ansible (README: rotating SSH keys), so a key change never rebuilds a host.
+        lifecycle: { ignoreChanges: [...IGNORED_CHANGES], ...(props.preventDestroy ? { preventDestroy: true } : {}) },
       });
       droplet.overrideLogicalId(host.name);
       droplets.set(host.name, droplet);
