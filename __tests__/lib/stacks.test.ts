@@ -77,6 +77,7 @@ describe("stacks", () => {
     const { stacks: sc } = synthStacks(variant((d) => {
       d.database.mode = "standby-cluster";
       d.regions = d.regions.filter((r: Json) => r.role !== "witness");
+      d.regions[1].tiers.redis.count = 3; // Sentinels outside nyc1 must be a majority
     }));
     expect(sc.map((s) => s.name)).toEqual(["global", "region-ams3", "region-nyc1"]);
   });

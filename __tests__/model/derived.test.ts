@@ -30,9 +30,9 @@ describe("hosts", () => {
   });
 
   it("runs a Sentinel on every Redis host in a two-region standby-cluster topology (no witness)", () => {
-    const sc = variant((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); d.regions[1].tiers.redis.count = 2; });
+    const sc = variant((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); d.regions[1].tiers.redis.count = 3; });
     const sentinels = hostsOf(sc).filter((h) => h.services.includes("sentinel")).map((h) => h.name);
-    expect(sentinels).toEqual(["redis-nyc1-1", "redis-nyc1-2", "redis-ams3-1", "redis-ams3-2"]);
+    expect(sentinels).toEqual(["redis-nyc1-1", "redis-nyc1-2", "redis-ams3-1", "redis-ams3-2", "redis-ams3-3"]);
   });
 
   it("runs no etcd on a standby-cluster witness (each region has its own etcd)", () => {

@@ -1,5 +1,5 @@
 // One test per validation rule, asserting the message users see.
-import { problemsOf } from "../support/topology";
+import { problemsOf, variant } from "../support/topology";
 
 describe("topology validation rules", () => {
   it("fails on an unknown region slug, suggesting the closest", () => {
@@ -125,6 +125,19 @@ describe("topology validation rules", () => {
     expect(problemsOf((d) => { d.regions[2].tiers.witness.count = 3; })).toContain(
       "Redis Sentinels in lon1 must be fewer than a majority (3 of 5), got 3: losing lon1 would leave no quorum to fail over",
     );
+  });
+
+  it("fails on a two-region standby-cluster Redis placement whose Sentinels cannot elect when the primary region is lost", () => {
+    expect(problemsOf((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); })).toContain(
+      "Redis Sentinels outside the primary region nyc1 must be a majority (2 of 3) to elect a new Redis primary when nyc1 is lost, got 1 (one per redis host); add a witness region with tiers.witness, or move Redis hosts out of nyc1",
+    );
+    expect(problemsOf((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); d.regions[1].tiers.redis.count = 2; })).toContain(
+      "Redis Sentinels outside the primary region nyc1 must be a majority (3 of 4) to elect a new Redis primary when nyc1 is lost, got 2 (one per redis host); add a witness region with tiers.witness, or move Redis hosts out of nyc1",
+    );
+  });
+
+  it("accepts two regions when the secondary's Sentinels are a majority", () => {
+    expect(() => variant((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); d.regions[1].tiers.redis.count = 3; })).not.toThrow();
   });
 
   it("fails on service tiers in a witness region", () => {

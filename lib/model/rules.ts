@@ -133,6 +133,12 @@ export const RULES: readonly Rule[] = [
       const minRegions = t.database.mode === "stretched" ? 3 : 2;
       if (perRegion.length < minRegions) errors.push(`Redis Sentinels must run in at least ${minRegions} regions, got ${perRegion.length} (${perRegion.map((x) => x.slug).join(", ") || "none"})`);
       const primary = t.regions.findIndex((r) => r.role === "primary");
+      // Sentinel needs a majority of all Sentinels (its quorum here) to elect the one that fails over.
+      const inPrimary = perRegion.find((x) => primary >= 0 && x.slug === t.regions[primary].slug)?.n ?? 0;
+      if (primary >= 0 && total >= 3 && perRegion.length >= 2 && total - inPrimary < majority) {
+        const slug = t.regions[primary].slug;
+        errors.push(`Redis Sentinels outside the primary region ${slug} must be a majority (${majority} of ${total}) to elect a new Redis primary when ${slug} is lost, got ${total - inPrimary} (${placement}); add a witness region with tiers.witness, or move Redis hosts out of ${slug}`);
+      }
       if (primary >= 0 && count(t, primary, "redis") < 1) errors.push(`regions[${primary}].tiers.redis.count must be >= 1 in the primary region, got 0`);
       return errors;
     },
