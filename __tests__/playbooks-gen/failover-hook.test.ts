@@ -126,6 +126,21 @@ describe("failover hook", () => {
     expect(calls()).toEqual(["list --format json", "list --format json", "edit-config --force --set synchronous_mode=false"]);
   });
 
+  it.each([
+    ["stretched", example, "playbooks/region-failover.yml -e region_lost=nyc1"],
+    ["standby-cluster", standbyExample, "playbooks/promote-region.yml -e promote_region=ams3"],
+  ])("with crossRegionPromotion manual (%s) confirms, changes nothing and names the command an operator runs", async (_mode, base, command) => {
+    const t = base();
+    const url = await startHook({ ...t, database: { ...t.database, crossRegionPromotion: "manual" } }, LOST, [t.database.mode === "stretched" ? "Replica" : "Standby Leader"]);
+    let output = "";
+    hook!.stdout!.on("data", (d) => { output += String(d); });
+    await postAlert(url, "PatroniNoLeader");
+    await until("the hook's verdict", () => output.includes("promotion is manual"), 15_000);
+    expect(output).toContain(`nyc1 is lost (confirmed); promotion is manual: run ansible-playbook -i inventory/hosts.yml ${command}`);
+    // The same confirmations as an automatic promotion; no fence, no change to the DCS.
+    expect(calls()).toEqual(Array(t.database.mode === "stretched" ? 2 : 3).fill("list --format json"));
+  });
+
   it("does nothing while a node of the primary region still answers", async () => {
     const alivePort = await listen((_req, res) => res.writeHead(503).end(), ALIVE);
     const url = await startHook(example(), `${LOST},${ALIVE}:${alivePort}`, ["Replica"]);

@@ -8,5 +8,7 @@ export * from "./network";
 export * from "./hosts";
 export * from "./ports";
 export * from "./timing";
+export * from "./budget";
+export * from "./objectives";
 export * from "./outputs";
 export { TOPOLOGY_SCHEMA } from "./schema";

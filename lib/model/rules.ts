@@ -3,6 +3,7 @@
 import { closest, CLOUDFLARE_MIN_MONITOR_INTERVAL, DO_REGIONS, DO_SIZES, SPACES_REGIONS, SUPPORTED_POSTGRES_VERSIONS } from "./catalog";
 import { hostsOf, type Service } from "./hosts";
 import { nameLimitErrors } from "./limits";
+import { objectiveErrors, promotionErrors } from "./objectives";
 import { portTable } from "./ports";
 import { DO_RESERVED, isPrivate, overlaps, parseCidr, size, type Cidr } from "./network";
 import { TIERS, type Topology } from "./types";
@@ -216,6 +217,8 @@ export const RULES: readonly Rule[] = [
       `backups.spacesRegion must be a Spaces region (${SPACES_REGIONS.join(", ")}), got ${q(t.backups.spacesRegion)}`,
     ],
   },
+  { id: "promotion-and-rtt", check: promotionErrors },
+  { id: "objectives-met", check: objectiveErrors },
 ];
 
 function hint(value: string, candidates: Iterable<string>): string {

@@ -1,7 +1,9 @@
 // JSON Schema of the topology file. It is the single source of the file's structure: the loader
 // checks documents against it (lib/model/schema-check.ts) and `npm run schema` publishes it for
 // editors. Semantic rules that span fields live in lib/model/rules.ts.
-import { CLOUDFLARE_PLANS, DATABASE_MODES, REGION_ROLES, TIERS, TIMING_PRESET_NAMES } from "./types";
+import { DEFAULT_INTER_REGION_RTT_MS } from "./budget";
+import { OBJECTIVES_SCHEMA } from "./objectives";
+import { CLOUDFLARE_PLANS, CROSS_REGION_PROMOTIONS, DATABASE_MODES, REGION_ROLES, TIERS, TIMING_PRESET_NAMES } from "./types";
 
 export type JsonSchema = {
   type?: "object" | "array" | "string" | "integer" | "number" | "boolean";
@@ -85,6 +87,7 @@ export const TOPOLOGY_SCHEMA: JsonSchema = {
         volumeSizeGb: { type: "integer", minimum: 10, maximum: 16384, default: 100, description: "Data volume per PostgreSQL node, GiB (can only grow)." },
         maximumLagOnFailoverBytes: { type: "integer", minimum: 1, default: 1048576, description: "Patroni maximum_lag_on_failover: a replica further behind is not promoted; bounds data lost on a cross-region failover." },
         synchronousMode: { type: "boolean", default: true, description: "Synchronous standby in the primary region (RPO 0 in-region); remote replicas stay asynchronous (nosync)." },
+        crossRegionPromotion: { type: "string", enum: CROSS_REGION_PROMOTIONS, default: "automatic", description: "After the primary region is lost: automatic (the failover hook promotes after its confirmations) or manual (the hook confirms and alerts; an operator runs the region failover playbook)." },
       },
     },
     timing: { type: "string", enum: TIMING_PRESET_NAMES, default: "balanced", description: "Timing preset tuning Patroni, HAProxy, Sentinel, etcd and health checks together." },
@@ -166,6 +169,29 @@ export const TOPOLOGY_SCHEMA: JsonSchema = {
         },
       },
     },
+    interRegionRtt: {
+      type: "object",
+      additionalProperties: false,
+      default: {},
+      description: "Round trips between regions the failover budget counts (etcd quorum writes and reads cross them).",
+      properties: {
+        defaultMs: { type: "number", minimum: 0, maximum: 1000, default: DEFAULT_INTER_REGION_RTT_MS, description: "Round trip for any pair not listed, ms." },
+        pairs: {
+          type: "array",
+          default: [],
+          items: {
+            type: "object",
+            additionalProperties: false,
+            required: ["regions", "ms"],
+            properties: {
+              regions: { type: "string", pattern: "^[a-z]{3}[0-9]-[a-z]{3}[0-9]$", description: "Two region slugs, e.g. nyc1-ams3." },
+              ms: { type: "number", minimum: 0, maximum: 1000, description: "Measured or published round trip, ms." },
+            },
+          },
+        },
+      },
+    },
+    objectives: OBJECTIVES_SCHEMA,
     policyExceptions: {
       type: "array",
       default: [],

@@ -1,4 +1,4 @@
-// Timing presets tune every failover layer together, and the RTO budget says what they add up to.
+// Timing presets tune every failover layer together; the budget (budget.ts) says what they add up to.
 import type { Topology, TimingPresetName } from "./types";
 
 export interface TimingPreset {
@@ -81,45 +81,6 @@ export const PATRONI_RESTART_SECONDS = 5;
 
 export function presetOf(t: Pick<Topology, "timing">): TimingPreset {
   return TIMING_PRESETS[t.timing];
-}
-
-export interface RtoBudget {
-  /** Writes through HAProxy fail, then work again on a promoted replica. */
-  readonly primaryLoss: number;
-  /** PostgreSQL crashes under a live Patroni: restart first, failover after primary_start_timeout. */
-  readonly postgresCrash: number;
-  /** Whole primary region lost: etcd re-elects (which restarts every lease's ttl), the leader key
-   * expires, the failover hook confirms (synchronous mode only), HAProxy and the edge follow. */
-  readonly regionLossDatabase: number;
-  readonly regionLossWeb: number;
-  /** Redis primary lost: Sentinel's down-after, and one split election's retry (2 × failover-timeout). */
-  readonly redisPrimaryLoss: number;
-}
-
-/** Worst-case recovery seconds per failure class, computed from the preset's numbers. */
-export function rtoBudget(t: Pick<Topology, "timing" | "cloudflare" | "database">): RtoBudget {
-  const p = presetOf(t);
-  const { ttl, loopWait, primaryStartTimeout } = p.patroni;
-  const haproxyUp = (p.haproxy.rise * p.haproxy.downinterMs) / 1000 + p.haproxy.interMs / 1000;
-  const promote = ttl + 1; // leader key expiry after the last refresh, then the watch wakes replicas
-  // etcd's randomized election timeout (up to 2×) plus a possible split vote; a new etcd leader
-  // restarts every lease's ttl, which `promote` below then counts in full.
-  const etcdElection = (3 * p.etcd.electionMs) / 1000;
-  // With the synchronous standby in the lost region, the failover hook turns synchronous mode off
-  // after its confirmations, `loop_wait + 1` s apart, each a `patronictl list` (~0.5 s of Python start-up).
-  const n = failoverConfirmations(t);
-  const hookConfirmations = t.database.synchronousMode ? (n - 1) * (loopWait + 1) + 0.5 * n : 0;
-  const cf = t.cloudflare.monitorIntervalSeconds * (p.cloudflare.retries + 1) + p.cloudflare.timeoutSeconds;
-  const round = (n: number) => Math.round(n * 10) / 10;
-  return {
-    primaryLoss: round(promote + haproxyUp),
-    postgresCrash: round(loopWait + primaryStartTimeout + loopWait + promote + haproxyUp),
-    regionLossDatabase: round(etcdElection + promote + hookConfirmations + haproxyUp),
-    regionLossWeb: round(cf),
-    // down-after (staggered: the deciding Sentinel may be the third), then the election and promotion
-    // (≈ 1 s) — or, when the election splits anyway, a retry 2 × failover-timeout after the first try.
-    redisPrimaryLoss: round((p.sentinel.downAfterMs + 2 * SENTINEL_DOWN_AFTER_STAGGER_MS + 2 * p.sentinel.failoverTimeoutMs) / 1000 + 2),
-  };
 }
 
 /** How many consecutive checks, one Patroni loop apart, the failover hook needs before it acts. In

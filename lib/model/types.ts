@@ -10,6 +10,20 @@ export type RegionRole = (typeof REGION_ROLES)[number];
 export const DATABASE_MODES = ["stretched", "standby-cluster"] as const;
 export type DatabaseMode = (typeof DATABASE_MODES)[number];
 
+/** What the failover budget and the objectives are per (budget.ts). */
+export const FAILURE_CLASSES = ["primaryLoss", "postgresCrash", "regionLossDatabase", "regionLossEdge", "redisPrimaryLoss"] as const;
+export type FailureClass = (typeof FAILURE_CLASSES)[number];
+
+export interface Objective {
+  /** Worst-case seconds until writes work again. */
+  readonly rtoSeconds?: number;
+  /** Worst-case acknowledged bytes lost. */
+  readonly rpoBytes?: number;
+}
+
+export const CROSS_REGION_PROMOTIONS = ["automatic", "manual"] as const;
+export type CrossRegionPromotion = (typeof CROSS_REGION_PROMOTIONS)[number];
+
 export const CLOUDFLARE_PLANS = ["free", "pro", "business", "enterprise"] as const;
 export type CloudflarePlan = (typeof CLOUDFLARE_PLANS)[number];
 
@@ -66,6 +80,9 @@ export interface Topology {
     readonly maximumLagOnFailoverBytes: number;
     /** In-region synchronous standby (RPO 0 in-region); remote replicas are always `nosync`. */
     readonly synchronousMode: boolean;
+    /** Who promotes another region's database after the primary region is lost: the failover hook, or
+     * an operator (the hook then only confirms and alerts). */
+    readonly crossRegionPromotion: CrossRegionPromotion;
   };
   readonly timing: TimingPresetName;
   readonly app: {
@@ -84,4 +101,8 @@ export interface Topology {
   readonly stateBackend: StateBackend;
   readonly regions: readonly RegionSpec[];
   readonly policyExceptions: readonly PolicyException[];
+  /** Stated round trips between regions, ms: pairs as "nyc1-ams3", others `defaultMs`. */
+  readonly interRegionRtt: { readonly defaultMs: number; readonly pairs: readonly { readonly regions: string; readonly ms: number }[] };
+  /** Recovery objectives per failure class, as written (defaults: objectives.ts). */
+  readonly objectives: Readonly<Partial<Record<FailureClass, Objective>>>;
 }

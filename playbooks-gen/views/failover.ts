@@ -32,6 +32,15 @@ export function survivingRegion(t: Topology): string {
   return t.regions.find((r) => r.role === "secondary")?.slug ?? primaryRegion(t);
 }
 
+/** What an operator runs to promote another region when crossRegionPromotion is manual: the region
+ * failover playbook of the mode (views/playbooks.ts failoverPlaybookFile), with its confirmation. */
+export function manualPromotionCommand(t: Topology): string {
+  const lost = primaryRegion(t);
+  return t.database.mode === "standby-cluster"
+    ? `ansible-playbook -i inventory/hosts.yml playbooks/promote-region.yml -e promote_region=${survivingRegion(t)}`
+    : `ansible-playbook -i inventory/hosts.yml playbooks/region-failover.yml -e region_lost=${lost}`;
+}
+
 export function failoverHookView(t: Topology, env: RenderEnv) {
   const lost = primaryRegion(t);
   const standby = t.database.mode === "standby-cluster";
@@ -39,6 +48,8 @@ export function failoverHookView(t: Topology, env: RenderEnv) {
   return {
     listen: hook.listen,
     mode: t.database.mode,
+    promotion: t.database.crossRegionPromotion,
+    promote_command: manualPromotionCommand(t),
     confirmations: failoverConfirmations(t),
     // The leader key expiring already proves a TTL without a refresh; checks one HA loop apart then show
     // that no surviving node takes it.

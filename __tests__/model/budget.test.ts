@@ -1,0 +1,83 @@
+// The failover budget, layer by layer, on hand-computed cases (balanced: ttl 10, loop_wait 2, HAProxy
+// rise 1 × downinter 250 ms + inter 500 ms = 0.75 s; etcd election 1000 ms; business plan 15 s).
+import { failoverBudget, interRegionRttMs, rtoBudget, type ClassBudget } from "../../lib/model";
+import { example, standbyClusterEdit, variant } from "../support/topology";
+
+const layers = (b: ClassBudget) => Object.fromEntries(b.terms.map((x) => [x.layer, x.seconds]));
+
+describe("failoverBudget", () => {
+  const b = failoverBudget(example());
+
+  it("counts a primary host loss as key expiry, Patroni's writes over the 100 ms default WAN and HAProxy", () => {
+    // 17 etcd round trips × 100 ms = 1.7 s; HAProxy 0.75 s rounds to 0.8.
+    expect(layers(b.primaryLoss)).toEqual({ "leader key expiry": 11, "Patroni writes over the WAN": 1.7, HAProxy: 0.8 });
+    expect(b.primaryLoss.totalSeconds).toBe(13.5);
+    expect(b.primaryLoss.rpoBytes).toBe(0);
+  });
+
+  it("counts a PostgreSQL crash as a restart within primary_start_timeout before the failover", () => {
+    expect(layers(b.postgresCrash)).toEqual({
+      "Patroni notices": 2, "restart in place": 15, "leader released": 2, "leader key expiry": 11, "Patroni writes over the WAN": 1.7, HAProxy: 0.8,
+    });
+    expect(b.postgresCrash.totalSeconds).toBe(32.5);
+  });
+
+  it("counts a region loss through the alert path, the hook's confirmations and the WAN", () => {
+    // Alert: PatroniNoLeader for 20 s + probe 5 s + rules 5 s = 30 s from the loss, 16 s after the
+    // key's expiry (3 + 11). Hook: one 3 s interval, two checks of 2 s REST timeout + a call
+    // (1.5 s + 14 × 0.1 s), then edit-config (2.9 s): 3 + 9.8 + 2.9 = 15.7.
+    expect(layers(b.regionLossDatabase)).toEqual({
+      "etcd election": 3, "leader key expiry": 11, "alert path beyond the key's expiry": 16, "hook confirmations": 15.7,
+      "Patroni writes over the WAN": 1.7, HAProxy: 0.8,
+    });
+    expect(b.regionLossDatabase.totalSeconds).toBe(48.2);
+    expect(b.regionLossDatabase.rpoBytes).toBe(1048576);
+  });
+
+  it("uses the lab's own trigger and a given round trip for lab bounds", () => {
+    // No alert path, no REST timeout (stopped processes refuse at once): 3 + 11 + (3 + 2 × 1.5 + 1.5) + 0 + 0.8.
+    const lab = failoverBudget(example(), { trigger: "lab", rttMs: 0 }).regionLossDatabase;
+    expect(layers(lab)).toEqual({ "etcd election": 3, "leader key expiry": 11, "hook confirmations": 7.5, "Patroni writes over the WAN": 0, HAProxy: 0.8 });
+    expect(lab.totalSeconds).toBe(22.3);
+    // The CI run at 60 ms measured 20.8 s; the previous budget said 18.8 s.
+    expect(failoverBudget(example(), { trigger: "lab", rttMs: 60 }).regionLossDatabase.totalSeconds).toBe(25.8);
+  });
+
+  it("takes each pair's stated round trip: the worst pair of etcd regions, without the lost one after a region loss", () => {
+    const t = variant((d) => { d.interRegionRtt = { pairs: [{ regions: "nyc1-ams3", ms: 80 }, { regions: "ams3-lon1", ms: 10 }, { regions: "lon1-nyc1", ms: 70 }] }; });
+    expect(interRegionRttMs(t, "ams3", "nyc1")).toBe(80);
+    expect(interRegionRttMs(t, "ams3", "ams3")).toBe(0);
+    const pb = failoverBudget(t);
+    expect(layers(pb.primaryLoss)["Patroni writes over the WAN"]).toBe(1.4); // 17 × 80 ms
+    // Survivors ams3 and lon1, 10 ms: hook 3 + 2 × (2 + 1.64) + 1.64 = 11.92; writes 0.17.
+    expect(layers(pb.regionLossDatabase)).toMatchObject({ "hook confirmations": 11.9, "Patroni writes over the WAN": 0.2 });
+    expect(pb.regionLossDatabase.totalSeconds).toBe(42.9);
+  });
+
+  it("counts the edge as Cloudflare's monitor: interval × (retries + 1) + timeout", () => {
+    expect(layers(b.regionLossEdge)).toEqual({ "Cloudflare monitor": 50 });
+    expect(failoverBudget(variant((d) => { d.cloudflare.plan = "pro"; })).regionLossEdge.totalSeconds).toBe(185);
+  });
+
+  it("counts a Redis primary loss as the third Sentinel's down-after and one split election", () => {
+    expect(layers(b.redisPrimaryLoss)).toEqual({ "Sentinel down-after": 5, "split election retry": 20, "election and promotion": 2 });
+    expect(b.redisPrimaryLoss.rpoBytes).toBeNull();
+  });
+
+  it("bounds a standby-cluster promotion by the fence timeout, with no WAN term (each region's own etcd)", () => {
+    const s = failoverBudget(variant(standbyClusterEdit));
+    // Three checks: 2 × 3 s + 3 × (2 s REST + 1.5 s) + edit-config 1.5 s = 18.
+    expect(layers(s.regionLossDatabase)).toEqual({ "alert path": 30, "hook confirmations": 18, fence: 120, "standby leader promoted": 2, HAProxy: 0.8 });
+    expect(s.regionLossDatabase.totalSeconds).toBe(170.8);
+    expect(s.regionLossDatabase.rpoBytes).toBeNull();
+    expect(layers(s.primaryLoss)).toEqual({ "leader key expiry": 11, HAProxy: 0.8 });
+  });
+
+  it("has no region-loss total when an operator promotes", () => {
+    const m = failoverBudget(variant((d) => { d.database.crossRegionPromotion = "manual"; })).regionLossDatabase;
+    expect(m.totalSeconds).toBeNull();
+    expect(m.terms.map((x) => x.layer)).toEqual(["etcd election", "leader key expiry", "alert path beyond the key's expiry", "hook confirmations", "operator runs the promotion"]);
+    expect(layers(m)["hook confirmations"]).toBe(12.8); // no edit-config call
+    expect(rtoBudget(variant((d) => { d.database.crossRegionPromotion = "manual"; })).regionLossDatabase).toBeNull();
+  });
+});
