@@ -95,3 +95,21 @@ describe("values the playbooks cannot serve", () => {
     );
   });
 });
+
+describe("backups away from the primary region", () => {
+  it.each([["tor1", "atl1"], ["ams3", "ams3"]])("defaults to the next-closest Spaces region when the secondary (%s) has none of its own", (secondary, expected) => {
+    const t = variant((d) => { d.regions[1].slug = secondary; });
+    expect(t.backups.spacesRegion).toBe(expected); // tor1 maps to nyc3, the primary nyc1's Spaces
+  });
+
+  it("defaults to fra1 for a primary in ams3 with a secondary in lon1 (whose closest Spaces is ams3)", () => {
+    const t = variant((d) => { d.regions[0].slug = "ams3"; d.regions[1].slug = "lon1"; d.regions[2].slug = "fra1"; });
+    expect(t.backups.spacesRegion).toBe("fra1");
+  });
+
+  it("fails when backups.spacesRegion is the primary region's Spaces region", () => {
+    expect(problemsOf((d) => { d.backups = { spacesRegion: "nyc3" }; })).toContain(
+      'backups.spacesRegion must not be "nyc3", the Spaces region of the primary region nyc1: losing that region would take the backups with it; pick another Spaces region (e.g. "atl1") or leave it out for the default',
+    );
+  });
+});

@@ -4,6 +4,8 @@
 export interface DoRegionFacts {
   /** Spaces region closest to this datacenter (Spaces is not offered in every datacenter). */
   readonly spacesRegion: string;
+  /** The next-closest Spaces region, for backups when the closest is where the primary's are. */
+  readonly spacesNext: string;
   /** Cloudflare load balancer check region for probes near this datacenter. */
   readonly cloudflareCheckRegion: string;
   /** Cross-datacenter VPC peering is available (DigitalOcean: everywhere except BLR1). */
@@ -11,19 +13,19 @@ export interface DoRegionFacts {
 }
 
 export const DO_REGIONS: Readonly<Record<string, DoRegionFacts>> = Object.freeze({
-  nyc1: { spacesRegion: "nyc3", cloudflareCheckRegion: "ENAM", peering: true },
-  nyc2: { spacesRegion: "nyc3", cloudflareCheckRegion: "ENAM", peering: true },
-  nyc3: { spacesRegion: "nyc3", cloudflareCheckRegion: "ENAM", peering: true },
-  tor1: { spacesRegion: "nyc3", cloudflareCheckRegion: "ENAM", peering: true },
-  atl1: { spacesRegion: "atl1", cloudflareCheckRegion: "ENAM", peering: true },
-  sfo2: { spacesRegion: "sfo2", cloudflareCheckRegion: "WNAM", peering: true },
-  sfo3: { spacesRegion: "sfo3", cloudflareCheckRegion: "WNAM", peering: true },
-  ams3: { spacesRegion: "ams3", cloudflareCheckRegion: "WEU", peering: true },
-  lon1: { spacesRegion: "ams3", cloudflareCheckRegion: "WEU", peering: true },
-  fra1: { spacesRegion: "fra1", cloudflareCheckRegion: "WEU", peering: true },
-  sgp1: { spacesRegion: "sgp1", cloudflareCheckRegion: "SEAS", peering: true },
-  syd1: { spacesRegion: "syd1", cloudflareCheckRegion: "OC", peering: true },
-  blr1: { spacesRegion: "blr1", cloudflareCheckRegion: "SAS", peering: false },
+  nyc1: { spacesRegion: "nyc3", spacesNext: "atl1", cloudflareCheckRegion: "ENAM", peering: true },
+  nyc2: { spacesRegion: "nyc3", spacesNext: "atl1", cloudflareCheckRegion: "ENAM", peering: true },
+  nyc3: { spacesRegion: "nyc3", spacesNext: "atl1", cloudflareCheckRegion: "ENAM", peering: true },
+  tor1: { spacesRegion: "nyc3", spacesNext: "atl1", cloudflareCheckRegion: "ENAM", peering: true },
+  atl1: { spacesRegion: "atl1", spacesNext: "nyc3", cloudflareCheckRegion: "ENAM", peering: true },
+  sfo2: { spacesRegion: "sfo2", spacesNext: "sfo3", cloudflareCheckRegion: "WNAM", peering: true },
+  sfo3: { spacesRegion: "sfo3", spacesNext: "sfo2", cloudflareCheckRegion: "WNAM", peering: true },
+  ams3: { spacesRegion: "ams3", spacesNext: "fra1", cloudflareCheckRegion: "WEU", peering: true },
+  lon1: { spacesRegion: "ams3", spacesNext: "fra1", cloudflareCheckRegion: "WEU", peering: true },
+  fra1: { spacesRegion: "fra1", spacesNext: "ams3", cloudflareCheckRegion: "WEU", peering: true },
+  sgp1: { spacesRegion: "sgp1", spacesNext: "syd1", cloudflareCheckRegion: "SEAS", peering: true },
+  syd1: { spacesRegion: "syd1", spacesNext: "sgp1", cloudflareCheckRegion: "OC", peering: true },
+  blr1: { spacesRegion: "blr1", spacesNext: "sgp1", cloudflareCheckRegion: "SAS", peering: false },
 });
 
 export const SPACES_REGIONS: readonly string[] = Object.freeze(["nyc3", "sfo2", "sfo3", "ams3", "fra1", "sgp1", "syd1", "blr1", "atl1"]);

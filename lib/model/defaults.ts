@@ -24,10 +24,18 @@ export function applyDefaults(doc: Loose): Topology {
       spec.size ??= TIER_DEFAULT_SIZE[tier as Tier];
     }
   });
-  const secondary = (doc.regions as Loose[]).find((r) => r.role === "secondary") ?? doc.regions[0];
-  doc.backups.spacesRegion ??= DO_REGIONS[secondary?.slug]?.spacesRegion ?? "nyc3";
+  // Backups go to the secondary region's Spaces, or the next-closest when that is the primary's own
+  // (e.g. nyc1 + tor1 both map to nyc3): a region loss must not take the backups with it.
+  const secondary = DO_REGIONS[((doc.regions as Loose[]).find((r) => r.role === "secondary") ?? doc.regions[0])?.slug];
+  const primarySpaces = primarySpacesRegion(doc as Topology);
+  doc.backups.spacesRegion ??= !secondary ? "nyc3" : secondary.spacesRegion !== primarySpaces ? secondary.spacesRegion : secondary.spacesNext;
   doc.backups.bucket ??= `${doc.project}-${doc.environment}-pgbackrest`;
   return doc as Topology;
+}
+
+/** The Spaces region nearest the primary region (undefined for an unknown or missing primary). */
+export function primarySpacesRegion(t: Pick<Topology, "regions">): string | undefined {
+  return DO_REGIONS[t.regions.find((r) => r.role === "primary")?.slug ?? ""]?.spacesRegion;
 }
 
 export function deepFreeze<T>(value: T): T {

@@ -1,6 +1,7 @@
 // Semantic validation: a table of rules evaluated together over a schema-checked, defaulted topology.
 // Each message names the field, what it must be, and the value found.
 import { closest, CLOUDFLARE_MIN_MONITOR_INTERVAL, DO_REGIONS, DO_SIZES, SPACES_REGIONS, SUPPORTED_POSTGRES_VERSIONS } from "./catalog";
+import { primarySpacesRegion } from "./defaults";
 import { hostsOf, type Service } from "./hosts";
 import { nameLimitErrors } from "./limits";
 import { objectiveErrors, promotionErrors } from "./objectives";
@@ -215,6 +216,12 @@ export const RULES: readonly Rule[] = [
     id: "spaces-region",
     check: (t) => SPACES_REGIONS.includes(t.backups.spacesRegion) ? [] : [
       `backups.spacesRegion must be a Spaces region (${SPACES_REGIONS.join(", ")}), got ${q(t.backups.spacesRegion)}`,
+    ],
+  },
+  {
+    id: "backups-away-from-primary",
+    check: (t) => t.backups.spacesRegion !== primarySpacesRegion(t) ? [] : [
+      `backups.spacesRegion must not be ${q(t.backups.spacesRegion)}, the Spaces region of the primary region ${t.regions.find((r) => r.role === "primary")!.slug}: losing that region would take the backups with it; pick another Spaces region (e.g. ${q(DO_REGIONS[t.regions.find((r) => r.role === "primary")!.slug].spacesNext)}) or leave it out for the default`,
     ],
   },
   { id: "promotion-and-rtt", check: promotionErrors },
