@@ -66,9 +66,9 @@ describe("policy rules", () => {
   });
 
   it("VPC-1 catches overlapping VPC ranges across stacks", () => {
-    const [a, b] = [copy("region-nyc1"), copy("region-ams3")];
-    b.json.resource.digitalocean_vpc.vpc.ip_range = "10.100.8.0/21";
-    expect(vpcOverlaps([a, b]).map((v) => `${v.rule} ${v.stack}`)).toEqual(["VPC-1 region-ams3"]);
+    const network = copy("network");
+    network.json.resource.digitalocean_vpc["vpc-ams3"].ip_range = "10.100.8.0/21";
+    expect(vpcOverlaps([network]).map((v) => `${v.rule} ${v.stack} ${v.resource}`)).toEqual(["VPC-1 network digitalocean_vpc.vpc-nyc1"]);
   });
 });
 

@@ -1,15 +1,16 @@
+import * as fs from "fs";
 import * as path from "path";
 import { hostsOf, OUTPUT_HOSTS, OUTPUT_LOAD_BALANCER_IP } from "../../lib/model";
 import { example, variant } from "../support/topology";
 import { synthStacks } from "../support/synth";
 import type { Json } from "../../lib/policy/json";
 
-const { stacks } = synthStacks(example());
+const { outdir, stacks } = synthStacks(example());
 const stack = (name: string): Json => stacks.find((s) => s.name === name)!.json;
 
 describe("stacks", () => {
-  it("has one stack per region and one global stack", () => {
-    expect(stacks.map((s) => s.name)).toEqual(["global", "region-ams3", "region-lon1", "region-nyc1"]);
+  it("has a network stack, one stack per region and one global stack", () => {
+    expect(stacks.map((s) => s.name)).toEqual(["global", "network", "region-ams3", "region-lon1", "region-nyc1"]);
   });
 
   it("puts every host of a region in that region's stack, named as in the model", () => {
@@ -37,8 +38,24 @@ describe("stacks", () => {
     expect(stack("region-lon1").output[OUTPUT_LOAD_BALANCER_IP]).toBeUndefined(); // the witness serves no web traffic
   });
 
-  it("peers every pair of region VPCs", () => {
-    expect(Object.keys(stack("global").resource.digitalocean_vpc_peering).sort()).toEqual(["peering-ams3-lon1", "peering-nyc1-ams3", "peering-nyc1-lon1"]);
+  it("peers every pair of region VPCs in the network stack, beside the VPCs", () => {
+    expect(Object.keys(stack("network").resource.digitalocean_vpc_peering).sort()).toEqual(["peering-ams3-lon1", "peering-nyc1-ams3", "peering-nyc1-lon1"]);
+    expect(Object.keys(stack("network").resource.digitalocean_vpc).sort()).toEqual(["vpc-ams3", "vpc-lon1", "vpc-nyc1"]);
+    for (const s of stacks.filter((x) => x.name !== "network")) {
+      expect([s.name, s.json.resource.digitalocean_vpc_peering, s.json.resource.digitalocean_vpc]).toEqual([s.name, undefined, undefined]);
+    }
+  });
+
+  it("creates no droplet before the peerings: every region stack takes its VPC from the network stack, which cdktf applies first", () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, "manifest.json"), "utf8"));
+    for (const region of ["nyc1", "ams3", "lon1"]) {
+      const s = stack(`region-${region}`);
+      expect(manifest.stacks[`region-${region}`].dependencies).toContain("network");
+      for (const droplet of Object.values(s.resource.digitalocean_droplet) as Json[]) {
+        expect(droplet.vpc_uuid).toMatch(/^\$\{data\.terraform_remote_state\.cross-stack-reference-input-network\.outputs\.[\w-]+\}$/);
+      }
+    }
+    expect(manifest.stacks.network.dependencies).toEqual([]);
   });
 
   it("anchors local state at the project root so remote-state readers and backends meet", () => {
@@ -79,6 +96,6 @@ describe("stacks", () => {
       d.regions = d.regions.filter((r: Json) => r.role !== "witness");
       d.regions[1].tiers.redis.count = 3; // Sentinels outside nyc1 must be a majority
     }));
-    expect(sc.map((s) => s.name)).toEqual(["global", "region-ams3", "region-nyc1"]);
+    expect(sc.map((s) => s.name)).toEqual(["global", "network", "region-ams3", "region-nyc1"]);
   });
 });

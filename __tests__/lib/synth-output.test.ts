@@ -28,7 +28,7 @@ function declared(json: Json): Set<string> {
 
 describe("synthesized output", () => {
   it("writes a cdk.tf.json per stack", () => {
-    expect(stackFiles.map(([p]) => p).sort()).toEqual(["global", "region-ams3", "region-lon1", "region-nyc1"].map((s) => path.join("stacks", s, "cdk.tf.json")));
+    expect(stackFiles.map(([p]) => p).sort()).toEqual(["global", "network", "region-ams3", "region-lon1", "region-nyc1"].map((s) => path.join("stacks", s, "cdk.tf.json")));
   });
 
   it("is byte-identical when synthesized twice", () => {

@@ -41,6 +41,8 @@ export function regionStackName(region: string): string {
 }
 
 export const GLOBAL_STACK_NAME = "global";
+/** VPCs and their peerings: applied before the region stacks (README: deploying for real). */
+export const NETWORK_STACK_NAME = "network";
 
 export function vpcName(t: Pick<Topology, "project" | "environment">, region: string): string {
   return `${namePrefix(t)}-${region}`;

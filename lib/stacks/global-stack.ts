@@ -1,13 +1,13 @@
-// The global stack: VPC peering between every pair of regions, the Cloudflare edge, the backups
-// bucket, and the DigitalOcean project grouping everything. It reads the region stacks' VPCs, load
-// balancers and URNs through cross-stack references (terraform_remote_state).
+// The global stack: the Cloudflare edge, the backups bucket, and the DigitalOcean project grouping
+// everything. It reads the region stacks' load balancers and URNs through cross-stack references
+// (terraform_remote_state). The VPC peerings live in the network stack, applied first.
 import { Construct } from "constructs";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { configureBackend } from "../backend";
 import { BackupsBucket } from "../data/backups-bucket";
 import { CloudflareEdge } from "../edge/cloudflare-edge";
 import { GLOBAL_STACK_NAME, namePrefix, servingRegions, type Topology } from "../model";
-import { CloudflareProvider, DigitaloceanProvider, Project, VpcPeering } from "../providers";
+import { CloudflareProvider, DigitaloceanProvider, Project } from "../providers";
 import type { RegionStack } from "./region-stack";
 
 const PROJECT_ENVIRONMENTS: Record<string, string> = { production: "Production", staging: "Staging" };
@@ -18,17 +18,6 @@ export class GlobalStack extends TerraformStack {
     configureBackend(this, t, GLOBAL_STACK_NAME);
     new DigitaloceanProvider(this, "digitalocean", {});
     new CloudflareProvider(this, "cloudflare", {});
-
-    for (let i = 0; i < regions.length; i++) {
-      for (let j = i + 1; j < regions.length; j++) {
-        const [a, b] = [regions[i], regions[j]];
-        const peering = new VpcPeering(this, `peering-${a.region.slug}-${b.region.slug}`, {
-          name: `${namePrefix(t)}-${a.region.slug}-${b.region.slug}`,
-          vpcIds: [a.vpc.id, b.vpc.id],
-        });
-        peering.overrideLogicalId(`peering-${a.region.slug}-${b.region.slug}`);
-      }
-    }
 
     const byRegion = new Map(regions.map((r) => [r.region.slug, r]));
     new CloudflareEdge(this, "edge", {

@@ -1,5 +1,5 @@
 // One stack per region: applying or destroying a region never touches another region's state.
-// VPC, tags, droplets per tier, PostgreSQL volumes, a firewall per tier, the load balancer, and the
+// Tags, droplets per tier, PostgreSQL volumes, a firewall per tier, the load balancer, and the
 // outputs the Ansible generator reads (lib/model/outputs.ts).
 import { Construct } from "constructs";
 import { TerraformOutput, TerraformStack } from "cdktf";
@@ -8,11 +8,12 @@ import { TierDroplets } from "../compute/tier-droplets";
 import { PostgresVolumes } from "../data/postgres-volumes";
 import { RegionalLoadBalancer } from "../edge/regional-load-balancer";
 import {
-  hostsOf, OUTPUT_HOSTS, OUTPUT_LOAD_BALANCER_IP, projectTag, regionStackName, tierRegionTag, TIERS, vpcName,
+  hostsOf, OUTPUT_HOSTS, OUTPUT_LOAD_BALANCER_IP, projectTag, regionStackName, tierRegionTag, TIERS,
   type RegionSpec, type Tier, type Topology,
 } from "../model";
 import { TierFirewall } from "../network/tier-firewall";
-import { CloudflareProvider, DataDigitaloceanSshKey, DigitaloceanProvider, Droplet, Loadbalancer, Tag, Volume, Vpc } from "../providers";
+import { CloudflareProvider, DataDigitaloceanSshKey, DigitaloceanProvider, Droplet, Loadbalancer, Tag, Volume, type Vpc } from "../providers";
+import type { NetworkStack } from "./network-stack";
 
 export class RegionStack extends TerraformStack {
   readonly region: RegionSpec;
@@ -21,7 +22,7 @@ export class RegionStack extends TerraformStack {
   readonly volumes: ReadonlyMap<string, Volume>;
   readonly loadBalancer?: Loadbalancer;
 
-  constructor(scope: Construct, t: Topology, region: RegionSpec) {
+  constructor(scope: Construct, t: Topology, region: RegionSpec, network: NetworkStack) {
     const name = regionStackName(region.slug);
     super(scope, name);
     this.region = region;
@@ -30,12 +31,9 @@ export class RegionStack extends TerraformStack {
     new DigitaloceanProvider(this, "digitalocean", {});
     new CloudflareProvider(this, "cloudflare", {});
 
-    this.vpc = new Vpc(this, "vpc", {
-      name: vpcName(t, region.slug),
-      region: region.slug,
-      ipRange: region.vpcRange,
-      description: `${t.project} ${t.environment} private network in ${region.slug}`,
-    });
+    // The VPC and its peerings come from the network stack: the reference makes cdktf apply that
+    // stack first, so the droplets below never exist before the peerings they need.
+    this.vpc = network.vpcs.get(region.slug)!;
     const keys = t.ssh.keys.map((key) => new DataDigitaloceanSshKey(this, `ssh-key-${key}`, { name: key }));
 
     const tiers = TIERS.filter((tier) => (region.tiers[tier]?.count ?? 0) > 0);
