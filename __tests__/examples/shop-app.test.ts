@@ -8,7 +8,7 @@ import * as path from "path";
 import { PORTS } from "../../lib/model";
 import { PgServer } from "../lab/pg-server";
 import { waitFor } from "../../lab/proc";
-import { AppProcess, MASTER_NAME, NET, query, REDIS_PASSWORD, RedisProcess, redisCli, request, requirePrograms, SENTINEL, type Reply } from "./shop-stack";
+import { AppProcess, MASTER_NAME, NET, query, RedisProcess, redisCli, redisPassword, request, requirePrograms, SENTINEL, type Reply } from "./shop-stack";
 
 const APP_DIR = path.resolve(__dirname, "../../examples/shop-app");
 const WEB = { host: `${NET}.10`, port: 8080 };
@@ -22,7 +22,11 @@ const appEnv = (instance: string): Record<string, string> => ({
   DATABASE_REPLICA_URL: DATABASE_URL,
   REDIS_SENTINELS: `${SENTINEL.host}:${SENTINEL.port}`,
   REDIS_SENTINEL_MASTER: MASTER_NAME,
-  REDIS_PASSWORD,
+  // The app's own user, as the generated /etc/shop/app.env gives it.
+  REDIS_USERNAME: "app",
+  REDIS_PASSWORD: redisPassword({ name: "app" }),
+  REDIS_SENTINEL_USERNAME: "app",
+  REDIS_SENTINEL_PASSWORD: redisPassword({ name: "app" }),
   SESSION_SECRET: "session-test",
   PORT: String(WEB.port),
   HEALTH_PATH: "/healthz",
@@ -36,7 +40,7 @@ const appEnv = (instance: string): Record<string, string> => ({
 
 const post = (body: unknown, key?: string): Promise<Reply> => request(WEB, "POST", "/orders", { body, headers: key ? { "Idempotency-Key": key } : {} });
 const get = (urlPath: string): Promise<Reply> => request(WEB, "GET", urlPath);
-const redisOn = (host: string, args: string[]) => redisCli(host, PORTS.redis, args, REDIS_PASSWORD);
+const redisOn = (host: string, args: string[]) => redisCli(host, PORTS.redis, args);
 
 async function fulfilled(id: number, withinMs = 15_000): Promise<Reply["body"]> {
   return waitFor(`order ${id} to be fulfilled`, withinMs, async () => {

@@ -7,12 +7,17 @@ import * as http from "http";
 import * as path from "path";
 import { Client } from "pg";
 import { PORTS } from "../../lib/model";
+import { aclFileLines, aclPasswordHash, redisAuthLines, sentinelAuthLines, type RedisUser } from "../../playbooks-gen/views/redis-acl";
 import { DEBIAN_PROGRAMS } from "../support/debian";
 import { killAll, start, waitFor, type Proc } from "../../lab/proc";
 
 export const NET = "127.0.77";
-export const REDIS_PASSWORD = "redis-test";
 export const MASTER_NAME = "shop";
+/** Each Redis user's password here; the ACL files are the generated ones (views/redis-acl.ts), so the
+ * app runs with exactly the commands its user is given in a deployment. */
+export const redisPassword = (u: Pick<RedisUser, "name">) => `redis-test-${u.name}`;
+/** The suite's own commands (XADD of a duplicate job, INFO, SENTINEL FAILOVER) run as admin. */
+export const ADMIN = { user: "admin", password: redisPassword({ name: "admin" }) };
 export const SENTINEL = { host: `${NET}.4`, port: PORTS.sentinel };
 
 /** Fails (never installs) with the command that would install what is missing. */
@@ -36,8 +41,8 @@ export async function query<T = Record<string, unknown>>(url: string, text: stri
 }
 
 /** redis-cli against one server or Sentinel; resolves to its raw output. */
-export function redisCli(host: string, port: number, args: readonly string[], password?: string): Promise<string> {
-  const auth = password ? ["-a", password, "--no-auth-warning"] : [];
+export function redisCli(host: string, port: number, args: readonly string[], as: { user: string; password: string } | null = ADMIN): Promise<string> {
+  const auth = as ? ["--user", as.user, "--pass", as.password, "--no-auth-warning"] : [];
   return new Promise((resolve, reject) => {
     execFile("redis-cli", ["-h", host, "-p", String(port), ...auth, ...args], { timeout: 5_000 }, (err, stdout, stderr) => {
       if (err) reject(new Error(`redis-cli ${args.join(" ")} on ${host}:${port}: ${stderr.trim() || err.message}`));
@@ -54,13 +59,16 @@ export class RedisProcess {
   constructor(root: string, readonly name: string, readonly host: string, readonly port: number, config: string[], private readonly sentinel = false) {
     this.dir = path.join(root, name);
     fs.mkdirSync(this.dir, { recursive: true });
+    const acl = path.join(this.dir, "users.acl");
+    fs.writeFileSync(acl, `${aclFileLines(sentinel ? "sentinel" : "redis", (u) => aclPasswordHash(redisPassword(u))).join("\n")}\n`);
+    config = [`aclfile ${acl}`, ...config];
     // Written once: Sentinel (and Redis after a failover, through CONFIG REWRITE) rewrite it.
     fs.writeFileSync(this.configFile, [`bind ${host}`, `port ${port}`, "daemonize no", `dir ${this.dir}`, ...config, ""].join("\n"));
   }
 
   static server(root: string, name: string, host: string, replicaOf?: string): RedisProcess {
     return new RedisProcess(root, name, host, PORTS.redis, [
-      "appendonly yes", `requirepass ${REDIS_PASSWORD}`, `masterauth ${REDIS_PASSWORD}`, `replica-announce-ip ${host}`,
+      "appendonly yes", ...redisAuthLines(redisPassword), `replica-announce-ip ${host}`,
       ...(replicaOf ? [`replicaof ${replicaOf} ${PORTS.redis}`] : []),
     ]);
   }
@@ -69,7 +77,7 @@ export class RedisProcess {
     // down-after is long: stopping the primary in a test is an outage, not a failover. Failovers in
     // the suite are asked for (SENTINEL FAILOVER), which does not wait for it.
     return new RedisProcess(root, "sentinel", SENTINEL.host, SENTINEL.port, [
-      `sentinel monitor ${MASTER_NAME} ${primary} ${PORTS.redis} 1`, `sentinel auth-pass ${MASTER_NAME} ${REDIS_PASSWORD}`,
+      `sentinel monitor ${MASTER_NAME} ${primary} ${PORTS.redis} 1`, ...sentinelAuthLines(MASTER_NAME, redisPassword),
       `sentinel down-after-milliseconds ${MASTER_NAME} 60000`, `sentinel failover-timeout ${MASTER_NAME} 10000`,
     ], true);
   }
@@ -80,8 +88,7 @@ export class RedisProcess {
 
   async start(): Promise<void> {
     this.proc = start({ cmd: this.sentinel ? "/usr/bin/redis-sentinel" : "/usr/bin/redis-server", args: [this.configFile], logFile: path.join(this.dir, "log") });
-    const password = this.sentinel ? undefined : REDIS_PASSWORD;
-    await waitFor(`${this.name} to answer PING`, 15_000, async () => (await redisCli(this.host, this.port, ["PING"], password)) === "PONG");
+    await waitFor(`${this.name} to answer PING`, 15_000, async () => (await redisCli(this.host, this.port, ["PING"])) === "PONG");
   }
 
   async kill(): Promise<void> {

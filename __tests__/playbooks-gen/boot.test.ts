@@ -9,6 +9,7 @@ import { hostsOf, hostsRunning, type Host } from "../../lib/model/hosts";
 import { renderEtcdConfig } from "../../playbooks-gen/render/etcd";
 import { renderPatroniConfig } from "../../playbooks-gen/render/patroni";
 import { REDIS_AUTH_FILE, renderRedisConfig, renderSentinelConfig, SENTINEL_AUTH_FILE } from "../../playbooks-gen/render/redis";
+import { aclFileLines, aclPasswordHash, REDIS_ACL_FILE, redisAuthLines, SENTINEL_ACL_FILE, sentinelAuthLines } from "../../playbooks-gen/views/redis-acl";
 import type { RenderEnv } from "../../playbooks-gen/render-env";
 import * as yaml from "js-yaml";
 import { generateTree } from "../../playbooks-gen/generate";
@@ -114,26 +115,30 @@ describe("rendered etcd and Patroni configs boot", () => {
     }
   });
 
-  it("starts Redis and Sentinel from their rendered files, with the password from the include files", async () => {
+  it("starts Redis and Sentinel from their rendered files, with the users and passwords from the ACL and include files", async () => {
     const redis = hostsRunning(t, "redis")[0];
     const sentinel = hostsRunning(t, "sentinel").find((h) => h.tier === "witness")!;
-    const password = "stand-in-password";
-    for (const [host, file, auth, text] of [
-      [redis, "redis.conf", REDIS_AUTH_FILE, `requirepass "${password}"\nmasterauth "${password}"\n`],
-      [sentinel, "sentinel.conf", SENTINEL_AUTH_FILE, `sentinel auth-pass shop-production "${password}"\n`],
+    const passwordOf = (u: { name: string }) => `stand-in-${u.name}`;
+    const hashOf = (u: { name: string }) => aclPasswordHash(passwordOf(u));
+    const lines = (l: string[]) => `${l.join("\n")}\n`;
+    for (const [host, file, files] of [
+      [redis, "redis.conf", { [REDIS_ACL_FILE]: lines(aclFileLines("redis", hashOf)), [REDIS_AUTH_FILE]: lines(redisAuthLines(passwordOf)) }],
+      [sentinel, "sentinel.conf", { [SENTINEL_ACL_FILE]: lines(aclFileLines("sentinel", hashOf)), [SENTINEL_AUTH_FILE]: lines(sentinelAuthLines("shop-production", passwordOf)) }],
     ] as const) {
       fs.mkdirSync(env.paths(host).configDir, { recursive: true });
-      fs.writeFileSync(path.join(env.paths(host).configDir, auth), text);
+      for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(env.paths(host).configDir, name), text);
       const render = file === "redis.conf" ? renderRedisConfig : renderSentinelConfig;
       fs.writeFileSync(path.join(root, host.name, file), render(t, host, env));
     }
+    const app = ["--no-auth-warning", "--user", "app", "--pass", passwordOf({ name: "app" })];
     start("redis-server", [path.join(root, redis.name, "redis.conf")], "redis.log");
     start("redis-sentinel", [path.join(root, sentinel.name, "sentinel.conf")], "sentinel.log");
     const ping = (host: Host, port: number, auth: string[]) => spawnSync("redis-cli", ["-h", address(host.name), "-p", String(port), ...auth, "ping"], { encoding: "utf8", timeout: 5000 }).stdout.trim();
-    await until("Redis to answer with the password", () => ping(redis, 6379, ["--no-auth-warning", "-a", password]) === "PONG", 15_000);
+    await until("Redis to answer the app's user", () => ping(redis, 6379, app) === "PONG", 15_000);
     expect(ping(redis, 6379, [])).toMatch(/NOAUTH/);
-    await until("Sentinel to answer", () => ping(sentinel, 26379, []) === "PONG", 15_000);
-    const master = spawnSync("redis-cli", ["-h", address(sentinel.name), "-p", "26379", "sentinel", "get-master-addr-by-name", "shop-production"], { encoding: "utf8", timeout: 5000 });
+    await until("Sentinel to answer the app's user", () => ping(sentinel, 26379, app) === "PONG", 15_000);
+    expect(ping(sentinel, 26379, [])).toMatch(/NOAUTH/);
+    const master = spawnSync("redis-cli", ["-h", address(sentinel.name), "-p", "26379", ...app, "sentinel", "get-master-addr-by-name", "shop-production"], { encoding: "utf8", timeout: 5000 });
     expect(master.stdout.split("\n")[0]).toBe(address(redis.name));
   });
 });

@@ -18,13 +18,18 @@ export interface PgTarget {
   readonly database?: string;
 }
 
-/** A Redis server or Sentinel the drill process connects to directly (RESP). */
+/** A Redis server or Sentinel the drill process connects to directly (RESP), and the ACL user it
+ * logs in as. */
 export interface RedisTarget {
   readonly host: string;
   readonly port: number;
-  /** null: no AUTH (the Sentinels, when they have no requirepass). */
-  readonly password: string | null;
+  readonly user: string;
+  readonly password: string;
 }
+
+/** Who a drill connects to Redis or Sentinel as: the app's user (writes, reads, asking Sentinel for the
+ * primary) or the operators' admin (CLIENT PAUSE/KILL, SENTINEL FAILOVER in a failback). */
+export type RedisIdentity = "app" | "admin";
 
 /** One write attempt, as a client saw it. */
 export interface WriteOp {
@@ -209,8 +214,8 @@ export interface DrillBackend extends Partial<Capabilities> {
 
   // ---- targets and data -------------------------------------------------------------------------
   pgTarget(node: string): PgTarget;
-  redisTarget(host: string): RedisTarget;
-  sentinelTarget(host: string): RedisTarget;
+  redisTarget(host: string, as?: RedisIdentity): RedisTarget;
+  sentinelTarget(host: string, as?: RedisIdentity): RedisTarget;
   /** Writes customer orders through `appHost` one every 20 ms, ids from `firstId` (loopback: SQL through
    * its HAProxy :5000; rehearsal: POST /orders to the app there). */
   orderWriter(appHost: string, firstId: number): OrderWriter;

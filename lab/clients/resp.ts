@@ -87,11 +87,18 @@ export class Redis {
   }
 }
 
-/** Connect, authenticate when a password is given, run one command, disconnect. */
-export async function redisOnce(host: string, port: number, password: string | null, args: readonly (string | number)[]): Promise<Reply> {
+/** An ACL user and its password (every generated Redis and Sentinel refuses unauthenticated clients). */
+export interface RedisAuth {
+  readonly user: string;
+  readonly password: string;
+}
+
+/** Connect, authenticate as `auth` (none: as the `default` user, which the generated servers refuse),
+ * run one command, disconnect. */
+export async function redisOnce(host: string, port: number, auth: RedisAuth | null, args: readonly (string | number)[]): Promise<Reply> {
   const r = await Redis.connect(host, port);
   try {
-    if (password) await r.command(["AUTH", password]);
+    if (auth) await r.command(["AUTH", auth.user, auth.password]);
     return await r.command(args);
   } finally {
     r.close();

@@ -97,13 +97,13 @@ async function redisFailback({ backend }: DrillContext, f: Findings, region: str
     (await backend.redisReplication(primary))?.onlineReplicas.some((r) => home.has(r)), 250);
   const t0 = Date.now();
   const sentinel = backend.hostsRunning("sentinel").find((h) => h.region === region) ?? backend.hostsRunning("sentinel")[0];
-  const onOld = (...args: string[]) => redisCommand(backend.redisTarget(primary), args);
+  const onOld = (...args: string[]) => redisCommand(backend.redisTarget(primary, "admin"), args);
   // Sentinel promotes without telling the old primary, which it turns into a replica only ~10 s later:
   // writes it took meanwhile were lost (the lab saw 550). So its writes wait (CLIENT PAUSE … WRITE)
   // while Sentinel switches, then its clients are dropped and reconnect to the new primary.
   await onOld("CLIENT", "PAUSE", "15000", "WRITE");
   try {
-    const reply = await redisCommand(backend.sentinelTarget(sentinel.name), ["SENTINEL", "FAILOVER", sentinelMasterName(backend.t)]);
+    const reply = await redisCommand(backend.sentinelTarget(sentinel.name, "admin"), ["SENTINEL", "FAILOVER", sentinelMasterName(backend.t)]);
     if (String(reply) !== "OK") throw new Error(`SENTINEL FAILOVER on ${sentinel.name}: ${String(reply)}`);
     const now = await waitFor(`the Redis primary back in ${region}`, 60_000, async () => {
       const p = await backend.redisPrimary();

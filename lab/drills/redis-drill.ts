@@ -34,7 +34,7 @@ export function redisWriter(ask: () => Promise<string | null>, target: (host: st
             throw Object.assign(new Error(`connect to ${primary}:${to.port} timed out (cut off from the client)`), { certain: true });
           }
           conn = await Redis.connect(to.host, to.port, OP_TIMEOUT_MS).catch((e: Error) => { throw Object.assign(e, { certain: true }); });
-          if (to.password) await conn.command(["AUTH", to.password], OP_TIMEOUT_MS);
+          await conn.command(["AUTH", to.user, to.password], OP_TIMEOUT_MS);
           node = primary;
         }
         if (!reachable(node)) {
@@ -62,7 +62,7 @@ export function redisWriter(ask: () => Promise<string | null>, target: (host: st
 
 /** Runs one command on a Redis server or Sentinel. */
 export function redisCommand(to: RedisTarget, args: readonly (string | number)[]) {
-  return redisOnce(to.host, to.port, to.password, args);
+  return redisOnce(to.host, to.port, to, args);
 }
 
 /** Which of these order ids the current Redis primary (as the Sentinels name it) holds. */

@@ -1,5 +1,6 @@
 // The shop itself (web units on app hosts, worker units on worker hosts): a pinned checkout, a build,
 // an environment file from Vault, systemd units, and a health check.
+import { redisUser } from "../views/redis-acl";
 import { directory, handler, secretFile, SHARED_FILES, type Role } from "./role";
 
 export const APP_ENV_FILE = "/etc/shop/app.env";
@@ -46,7 +47,11 @@ export const appRole: Role = {
       "DATABASE_REPLICA_URL=postgresql://{{ app_database_user }}:{{ vault_app_database_password | urlencode }}@127.0.0.1:{{ app_database_replicas_port }}/{{ app_database_name }}",
       "REDIS_SENTINELS={{ app_redis_sentinels }}",
       "REDIS_SENTINEL_MASTER={{ app_redis_master_name }}",
-      "REDIS_PASSWORD={{ vault_redis_password }}",
+      // The app's own Redis user, on the Redis servers and on the Sentinels (SENTINEL SET/FAILOVER refused).
+      `REDIS_USERNAME=${redisUser("app").name}`,
+      `REDIS_PASSWORD={{ ${redisUser("app").vault} }}`,
+      `REDIS_SENTINEL_USERNAME=${redisUser("app").name}`,
+      `REDIS_SENTINEL_PASSWORD={{ ${redisUser("app").vault} }}`,
       "SESSION_SECRET={{ vault_app_session_secret }}",
       "PORT={{ app_port }}",
       "HEALTH_PATH={{ app_health_path }}",

@@ -1,5 +1,8 @@
 // Redis (primary + replicas across regions) and Sentinel (at least three, in three regions). Both
 // files are written once: Sentinel rewrites its own file and, through CONFIG REWRITE, Redis's.
+import {
+  aclRulesInput, REDIS_ACL_FILE, redisAuthLines, redisUser, SENTINEL_ACL_FILE, sentinelAuthLines, usersOn, vaultAclFileLines, vaultPassword,
+} from "../views/redis-acl";
 import { REDIS_AUTH_FILE, SENTINEL_AUTH_FILE } from "../views/services";
 import { apt, copyFile, directory, handler, HOST_FILES, secretFile, SHARED_FILES, started, type Role } from "./role";
 
@@ -12,18 +15,20 @@ export const redisRole: Role = {
   inputs: [
     { name: "redis_config_file", type: "path", default: REDIS_CONFIG_FILE, description: "The shop's redis.conf (written once; the unit is pointed at it)." },
     { name: "redis_config_dir", type: "path", default: "/etc/redis", description: "Directory of the auth include file (host_vars)." },
+    ...usersOn("redis").map((u) => aclRulesInput("redis", u)),
   ],
   install: [apt("Install Redis and its exporter", ["redis-server", "prometheus-redis-exporter"])],
   configure: [
-    secretFile("Write the Redis password from Vault", `{{ redis_config_dir }}/${REDIS_AUTH_FILE}`, [
-      "requirepass \"{{ vault_redis_password }}\"",
-      "masterauth \"{{ vault_redis_password }}\"",
-    ], { owner: "redis", group: "redis", mode: "0640", notify: "Restart redis" }),
+    secretFile("Write the Redis users from Vault", `{{ redis_config_dir }}/${REDIS_ACL_FILE}`, vaultAclFileLines("redis"),
+      { owner: "redis", group: "redis", mode: "0640", notify: "Restart redis" }),
+    secretFile("Write the replication user's password from Vault", `{{ redis_config_dir }}/${REDIS_AUTH_FILE}`, redisAuthLines(vaultPassword),
+      { owner: "redis", group: "redis", mode: "0640", notify: "Restart redis" }),
     copyFile("Install redis.conf once", `${HOST_FILES}/redis.conf`, "{{ redis_config_file }}", { owner: "redis", group: "redis", mode: "0640", force: false }),
     directory("Create the unit drop-in directory", "/etc/systemd/system/redis-server.service.d", "root", "0755"),
     copyFile("Run redis-server with the shop's file", `${SHARED_FILES}/redis/redis-server.conf`, "/etc/systemd/system/redis-server.service.d/shop.conf", { mode: "0644", notify: "Restart redis" }),
-    secretFile("Give the exporter the Redis password", "/etc/default/prometheus-redis-exporter", [
-      "REDIS_PASSWORD=\"{{ vault_redis_password }}\"",
+    secretFile("Give the exporter its Redis user", "/etc/default/prometheus-redis-exporter", [
+      `REDIS_USER="${redisUser("exporter").name}"`,
+      `REDIS_PASSWORD="${vaultPassword(redisUser("exporter"))}"`,
     ], { mode: "0600", notify: "Restart redis exporter" }),
   ],
   service: [started("Run Redis", "redis-server"), started("Run the Redis exporter", "prometheus-redis-exporter")],
@@ -38,6 +43,7 @@ export const sentinelRole: Role = {
     { name: "redis_config_dir", type: "path", default: "/etc/redis", description: "Directory of the auth include file (host_vars)." },
     { name: "redis_sentinel_master_name", type: "str", default: "", description: "Name Sentinel monitors the primary under." },
     { name: "redis_sentinel_quorum", type: "int", default: 2, description: "Sentinels that must agree the primary is down." },
+    ...usersOn("sentinel").map((u) => aclRulesInput("sentinel", u)),
   ],
   install: [
     {
@@ -50,9 +56,10 @@ export const sentinelRole: Role = {
     apt("Install Sentinel", ["redis-sentinel"]),
   ],
   configure: [
-    secretFile("Write Sentinel's Redis password from Vault", `{{ redis_config_dir }}/${SENTINEL_AUTH_FILE}`, [
-      "sentinel auth-pass {{ redis_sentinel_master_name }} \"{{ vault_redis_password }}\"",
-    ], { owner: "redis", group: "redis", mode: "0640" }),
+    secretFile("Write the Sentinel users from Vault", `{{ redis_config_dir }}/${SENTINEL_ACL_FILE}`, vaultAclFileLines("sentinel"),
+      { owner: "redis", group: "redis", mode: "0640", notify: "Restart sentinel" }),
+    secretFile("Write Sentinel's passwords (on Redis, on the other Sentinels) from Vault", `{{ redis_config_dir }}/${SENTINEL_AUTH_FILE}`,
+      sentinelAuthLines("{{ redis_sentinel_master_name }}", vaultPassword), { owner: "redis", group: "redis", mode: "0640" }),
     copyFile("Install sentinel.conf once", `${HOST_FILES}/sentinel.conf`, "{{ redis_sentinel_config_file }}", { owner: "redis", group: "redis", mode: "0640", force: false }),
     directory("Create the unit drop-in directory", "/etc/systemd/system/redis-sentinel.service.d", "root", "0755"),
     copyFile("Run redis-sentinel with the shop's file", `${SHARED_FILES}/redis/redis-sentinel.conf`, "/etc/systemd/system/redis-sentinel.service.d/shop.conf", { mode: "0644", notify: "Restart sentinel" }),

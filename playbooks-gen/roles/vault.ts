@@ -1,5 +1,7 @@
 // Every secret the playbooks use. Values live in an Ansible Vault file kept outside the generated
 // tree; vault.example.yml lists the names.
+import { REDIS_USERS } from "../views/redis-acl";
+
 export const VAULT_VARIABLES: ReadonlyArray<readonly [name: string, description: string]> = [
   ["vault_patroni_superuser_password", "PostgreSQL superuser (postgres) password, used by Patroni."],
   ["vault_patroni_replication_password", "Password of the replication user (replicator)."],
@@ -7,7 +9,8 @@ export const VAULT_VARIABLES: ReadonlyArray<readonly [name: string, description:
   ["vault_patroni_restapi_password", "Password for Patroni's REST API write endpoints (user patroni)."],
   ["vault_app_database_password", "Password of the app's database user."],
   ["vault_postgres_exporter_password", "Password of the postgres_exporter monitoring user."],
-  ["vault_redis_password", "Redis requirepass/masterauth, also used by Sentinel and the app."],
+  // One per Redis/Sentinel user (app, replication, sentinel, exporter, admin).
+  ...REDIS_USERS.map((u) => [u.vault, `Password of the Redis user ${u.name}: ${u.description}`] as const),
   ["vault_pgbackrest_s3_key", "Spaces access key id with access to the backup bucket only."],
   ["vault_pgbackrest_s3_key_secret", "Spaces secret key for that access key."],
   ["vault_pgbackrest_cipher_pass", "Passphrase pgBackRest encrypts the repository with (keep a copy offline)."],

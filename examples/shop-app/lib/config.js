@@ -55,8 +55,10 @@ function loadConfig(env = process.env) {
     redis: {
       sentinels: parseSentinels(sentinelsText, problems),
       masterName,
+      // The generated deployment gives the app its own ACL user on Redis and on the Sentinels.
+      username: env.REDIS_USERNAME || undefined,
       password: env.REDIS_PASSWORD || undefined,
-      // Only when set: the generated Sentinels have no requirepass today.
+      sentinelUsername: env.REDIS_SENTINEL_USERNAME || undefined,
       sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
     },
     http: { host: (env.HOST || "0.0.0.0").trim(), port, healthPath },

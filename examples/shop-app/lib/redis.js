@@ -14,7 +14,9 @@ function createRedis(redisConfig, connectionName) {
     sentinels: redisConfig.sentinels,
     name: redisConfig.masterName,
     role: "master",
+    ...(redisConfig.username ? { username: redisConfig.username } : {}),
     password: redisConfig.password,
+    ...(redisConfig.sentinelUsername ? { sentinelUsername: redisConfig.sentinelUsername } : {}),
     ...(redisConfig.sentinelPassword ? { sentinelPassword: redisConfig.sentinelPassword } : {}),
     connectionName,
     // Fail fast while disconnected: a command is never parked in an unbounded queue.

@@ -11,13 +11,13 @@ import { initialRedisPrimary, sentinelMasterName } from "../../../playbooks-gen/
 import { ORDERS_DDL, postgresBinDir, readOrders, sql, startWriter } from "../../clients/pg";
 import { WanNetwork } from "../../net/wan";
 import { childrenOf, isAlive, killAll, procOf, signal, start, waitFor, type Proc, type SpawnSpec } from "../../proc";
-import type { Capabilities, DrillBackend, ExecResult, FailoverHookControl, Member, OrderWriter, PgTarget, RedisReplication, RedisTarget, StoredOrder, WatchdogStatus } from "../types";
+import type { Capabilities, DrillBackend, ExecResult, FailoverHookControl, Member, OrderWriter, PgTarget, RedisIdentity, RedisReplication, RedisTarget, StoredOrder, WatchdogStatus } from "../types";
 import { LAB_SERVICES, LabEnv, labHookHost, labHosts } from "./env";
 import { DatabaseHostSupervision } from "./db-hosts";
 import { FailoverHook } from "./failover-hook";
 import * as probe from "./probes";
 import { agreedRedisPrimary, waitRedisHealthy } from "../redis-health";
-import { CONFIG_FILES, newSecrets, patroniEnvironment, renderHost, type Secrets } from "./render";
+import { CONFIG_FILES, newSecrets, patroniEnvironment, redisAuth, renderHost, type Secrets } from "./render";
 
 export interface LabOptions {
   readonly topologyFile: string;
@@ -360,12 +360,12 @@ export class Lab implements DrillBackend {
     return { host: this.env.addressOf(appHost), port: PORTS.haproxyPrimary, user: "postgres", password: this.state.secrets.superuser };
   }
 
-  redisTarget(host: string): RedisTarget {
-    return { host: this.env.addressOf(host), port: PORTS.redis, password: this.state.secrets.redis };
+  redisTarget(host: string, as: RedisIdentity = "app"): RedisTarget {
+    return { host: this.env.addressOf(host), port: PORTS.redis, ...redisAuth(this.state.secrets, as) };
   }
 
-  sentinelTarget(host: string): RedisTarget {
-    return { host: this.env.addressOf(host), port: PORTS.sentinel, password: null };
+  sentinelTarget(host: string, as: RedisIdentity = "app"): RedisTarget {
+    return { host: this.env.addressOf(host), port: PORTS.sentinel, ...redisAuth(this.state.secrets, as) };
   }
 
   /** SQL inserts into lab_orders through the app host's HAProxy (clients/pghelper.py). */
@@ -428,12 +428,13 @@ export class Lab implements DrillBackend {
   }
 
   async sentinelMaster(sentinelHost: string): Promise<string | null> {
-    const addr = await probe.sentinelMasterAddr(this.env.addressOf(sentinelHost), sentinelMasterName(this.t));
+    const addr = await probe.sentinelMasterAddr(this.env.addressOf(sentinelHost), sentinelMasterName(this.t), redisAuth(this.state.secrets, "app"));
     return addr === null ? null : this.nameAt(addr);
   }
 
   async redisReplication(host: string): Promise<RedisReplication | null> {
-    const r = await probe.redisReplicationAt(this.env.addressOf(host), this.state.secrets.redis);
+    // INFO as the exporter's user, as monitoring reads it.
+    const r = await probe.redisReplicationAt(this.env.addressOf(host), redisAuth(this.state.secrets, "exporter"));
     return r && { role: r.role, connectedReplicas: r.connected, onlineReplicas: r.online.map((a) => this.nameAt(a)) };
   }
 

@@ -1,7 +1,7 @@
 // What the loopback lab asks its servers over their own protocols (etcd's JSON gateway, Patroni's REST
 // API, RESP), as functions of addresses; the Lab turns addresses into host names around them.
 import { PORTS } from "../../../lib/model";
-import { redisOnce } from "../../clients/resp";
+import { redisOnce, type RedisAuth } from "../../clients/resp";
 import type { Member } from "../types";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -55,14 +55,14 @@ export function patroniAnswers(addr: string): Promise<boolean> {
 }
 
 /** The primary's address a Sentinel names; null when it names none; rejects when it does not answer. */
-export async function sentinelMasterAddr(addr: string, masterName: string): Promise<string | null> {
-  const r = await redisOnce(addr, PORTS.sentinel, null, ["SENTINEL", "get-master-addr-by-name", masterName]);
+export async function sentinelMasterAddr(addr: string, masterName: string, auth: RedisAuth): Promise<string | null> {
+  const r = await redisOnce(addr, PORTS.sentinel, auth, ["SENTINEL", "get-master-addr-by-name", masterName]);
   return Array.isArray(r) ? String(r[0]) : null;
 }
 
 /** A Redis server's `INFO replication`, with the addresses of its online replicas; null when it does not answer. */
-export async function redisReplicationAt(addr: string, password: string): Promise<{ role: "master" | "replica"; connected: number; online: string[] } | null> {
-  const info = await redisOnce(addr, PORTS.redis, password, ["INFO", "replication"]).then(String, () => null);
+export async function redisReplicationAt(addr: string, auth: RedisAuth): Promise<{ role: "master" | "replica"; connected: number; online: string[] } | null> {
+  const info = await redisOnce(addr, PORTS.redis, auth, ["INFO", "replication"]).then(String, () => null);
   if (info === null) return null;
   const master = /^role:master\b/m.test(info);
   return {

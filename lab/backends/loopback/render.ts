@@ -9,6 +9,10 @@ import { renderHaproxyConfig } from "../../../playbooks-gen/render/haproxy";
 import { renderPatroniConfig } from "../../../playbooks-gen/render/patroni";
 import { REDIS_AUTH_FILE, SENTINEL_AUTH_FILE, renderRedisConfig, renderSentinelConfig } from "../../../playbooks-gen/render/redis";
 import { sentinelMasterName } from "../../../playbooks-gen/views/clusters";
+import {
+  aclFileLines, aclPasswordHash, REDIS_ACL_FILE, REDIS_USERS, redisAuthLines, redisUser, SENTINEL_ACL_FILE, sentinelAuthLines, type RedisRole,
+} from "../../../playbooks-gen/views/redis-acl";
+import type { RedisAuth } from "../../clients/resp";
 import type { LabEnv } from "./env";
 
 export interface Secrets {
@@ -16,12 +20,19 @@ export interface Secrets {
   readonly replication: string;
   readonly rewind: string;
   readonly restapi: string;
-  readonly redis: string;
+  /** One password per Redis/Sentinel user, as production's Vault has one variable per user. */
+  readonly redis: Readonly<Record<RedisRole, string>>;
 }
 
 export function newSecrets(): Secrets {
   const pw = () => randomBytes(12).toString("hex");
-  return { superuser: pw(), replication: pw(), rewind: pw(), restapi: pw(), redis: pw() };
+  const redis = Object.fromEntries(REDIS_USERS.map((u) => [u.role, pw()])) as Record<RedisRole, string>;
+  return { superuser: pw(), replication: pw(), rewind: pw(), restapi: pw(), redis };
+}
+
+/** How the lab's clients log in to Redis or Sentinel as one of the generated users. */
+export function redisAuth(s: Secrets, role: RedisRole): RedisAuth {
+  return { user: redisUser(role).name, password: s.redis[role] };
 }
 
 /** Patroni takes its passwords from the environment (production: a root-only environment file). */
@@ -43,6 +54,8 @@ export const CONFIG_FILES = {
   sentinel: "sentinel.conf",
 } as const;
 
+const lines = (l: readonly string[]) => `${l.join("\n")}\n`;
+
 function write(file: string, text: string, mode = 0o644): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, text, { mode });
@@ -62,10 +75,12 @@ export function renderHost(t: Topology, host: Host, env: LabEnv, secrets: Secret
   if (host.services.includes("redis") || host.services.includes("sentinel")) fs.mkdirSync(p.redisDataDir, { recursive: true });
   if (host.services.includes("redis")) {
     write(conf(CONFIG_FILES.redis), renderRedisConfig(t, host, env));
-    write(conf(REDIS_AUTH_FILE), `requirepass ${secrets.redis}\nmasterauth ${secrets.redis}\n`, 0o600);
+    write(conf(REDIS_ACL_FILE), lines(aclFileLines("redis", (u) => aclPasswordHash(secrets.redis[u.role]))), 0o600);
+    write(conf(REDIS_AUTH_FILE), lines(redisAuthLines((u) => secrets.redis[u.role])), 0o600);
   }
   if (host.services.includes("sentinel")) {
     write(conf(CONFIG_FILES.sentinel), renderSentinelConfig(t, host, env));
-    write(conf(SENTINEL_AUTH_FILE), `sentinel auth-pass ${sentinelMasterName(t)} ${secrets.redis}\n`, 0o600);
+    write(conf(SENTINEL_ACL_FILE), lines(aclFileLines("sentinel", (u) => aclPasswordHash(secrets.redis[u.role]))), 0o600);
+    write(conf(SENTINEL_AUTH_FILE), lines(sentinelAuthLines(sentinelMasterName(t), (u) => secrets.redis[u.role])), 0o600);
   }
 }

@@ -10,13 +10,13 @@ import { failoverHookNeeded, survivingRegion } from "../../../playbooks-gen/view
 import { PATRONI_CONFIG_FILE, PATRONI_ENV_FILE } from "../../../playbooks-gen/roles/patroni";
 import * as probe from "../loopback/probes";
 import { agreedRedisPrimary, waitRedisHealthy } from "../redis-health";
-import type { BackendProvider, DrillBackend, ExecResult, FailoverHookControl, Member, OrderWriter, PgTarget, RedisReplication, RedisTarget, StoredOrder, WriteOp } from "../types";
+import type { BackendProvider, DrillBackend, ExecResult, FailoverHookControl, Member, OrderWriter, PgTarget, RedisIdentity, RedisReplication, RedisTarget, StoredOrder, WriteOp } from "../types";
 import { boot, execOn, freeze, hostDirs, initPid, powerCut, thaw } from "./hosts";
 import { planOf, type HostPlan, type Plan, type RehearsalPaths } from "./plan";
 import { readState, wanCutFile, writeState } from "./rehearsal";
 import * as fs from "fs";
 import { poll, sleep } from "./sys";
-import { readVault } from "./vault";
+import { readVault, redisAuthFromVault } from "./vault";
 import { RehearsalError } from "./errors";
 
 /** Orders the drills write carry this idempotency-key prefix; the number after it is the drill's id. */
@@ -193,12 +193,12 @@ export class RehearsalBackend implements DrillBackend {
   }
 
   async sentinelMaster(sentinelHost: string): Promise<string | null> {
-    const a = await probe.sentinelMasterAddr(this.addr(sentinelHost), sentinelMasterName(this.t));
+    const a = await probe.sentinelMasterAddr(this.addr(sentinelHost), sentinelMasterName(this.t), redisAuthFromVault(this.vault, "app"));
     return a === null ? null : this.nameAt(a);
   }
 
   async redisReplication(host: string): Promise<RedisReplication | null> {
-    const r = await probe.redisReplicationAt(this.addr(host), this.vault.vault_redis_password);
+    const r = await probe.redisReplicationAt(this.addr(host), redisAuthFromVault(this.vault, "exporter"));
     return r && { role: r.role, connectedReplicas: r.connected, onlineReplicas: r.online.map((a) => this.nameAt(a)) };
   }
 
@@ -236,12 +236,12 @@ export class RehearsalBackend implements DrillBackend {
     return { ...this.pgTarget(node), database: "shop" };
   }
 
-  redisTarget(host: string): RedisTarget {
-    return { host: this.addr(host), port: PORTS.redis, password: this.vault.vault_redis_password };
+  redisTarget(host: string, as: RedisIdentity = "app"): RedisTarget {
+    return { host: this.addr(host), port: PORTS.redis, ...redisAuthFromVault(this.vault, as) };
   }
 
-  sentinelTarget(host: string): RedisTarget {
-    return { host: this.addr(host), port: PORTS.sentinel, password: null };
+  sentinelTarget(host: string, as: RedisIdentity = "app"): RedisTarget {
+    return { host: this.addr(host), port: PORTS.sentinel, ...redisAuthFromVault(this.vault, as) };
   }
 
   /** A customer: POST /orders to the app on `appHost`'s public address, one at a time, every 20 ms. */
