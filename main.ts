@@ -12,6 +12,7 @@ import { readOutputs } from "./playbooks-gen/cli";
 import { generateTree } from "./playbooks-gen/generate";
 import { buildApp } from "./lib/stacks/app";
 import { checkOutDir, OutDirError, synthesize, type SynthSummary } from "./lib/synth";
+import { writeReview } from "./lib/report/cli";
 
 const DEFAULT_TOPOLOGY = "examples/topology.yaml";
 const DEFAULT_OUTPUTS = "examples/outputs.json";
@@ -71,6 +72,8 @@ export function run(argv: readonly string[], io: Io = { log: console.log, error:
     checkOutDir(opts.out);
     if (tree) checkTreeTarget(path.join(opts.out, "ansible"));
     printSummary(topology, synthesize(topology, opts.out), opts.out, io.log);
+    // The pull request's review page (npm run report), from the stacks just written.
+    io.log(`wrote ${writeReview(topology, opts.out, opts.out).file}`);
     if (tree) {
       const ansible = path.join(opts.out, "ansible");
       writeTree(ansible, tree);

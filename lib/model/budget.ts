@@ -139,7 +139,7 @@ export function failoverBudget(t: BudgetTopology, opts: BudgetOptions = {}): Rea
     regionLossDatabase: { failureClass: "regionLossDatabase", ...region },
     regionLossEdge: {
       failureClass: "regionLossEdge", terms: cfTerms, totalSeconds: total(cfTerms),
-      rpoBytes: region.rpoBytes, rpoWhy: "the database's (customers write to the surviving region's primary)",
+      rpoBytes: region.rpoBytes, rpoWhy: "as for the database: customers write to the surviving region's primary",
     },
     redisPrimaryLoss: {
       failureClass: "redisPrimaryLoss", terms: redisTerms, totalSeconds: total(redisTerms),
