@@ -16,7 +16,7 @@ describe("npm start", () => {
     const out = path.join(tempDir(), "cdktf.out");
     const r = capture(["--topology", EXAMPLE_FILE, "--out", out]);
     expect(r.code).toBe(0);
-    expect(r.out).toContain("regions: nyc1 (primary, VPC 10.100.0.0/20), ams3 (secondary, VPC 10.101.0.0/20), lon1 (witness, VPC 10.102.0.0/20)");
+    expect(r.out).toContain("regions: nyc1 (primary, VPC 10.219.0.0/20), ams3 (secondary, VPC 10.219.16.0/20), lon1 (witness, VPC 10.219.32.0/20)");
     expect(r.out).toMatch(/stack region-nyc1: \d+ resources\n(?: +\d+ \w+\n)*\s+9 digitalocean_droplet/);
     expect(r.out).toMatch(/stack global: \d+ resources/);
     expect(fs.existsSync(path.join(out, "stacks", "global", "cdk.tf.json"))).toBe(true);

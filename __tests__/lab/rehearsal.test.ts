@@ -46,7 +46,7 @@ describe("rehearsal plan", () => {
     const doc = yaml.load(networkConfig(plan, h)) as { config: Array<{ name: string; subnets: Array<Record<string, unknown>> }> };
     const eth1 = doc.config.find((c) => c.name === "eth1")!.subnets[0];
     expect(eth1.address).toBe(`${h.privateIpv4}/${h.prefixLength}`);
-    expect((eth1.routes as Array<{ network: string; gateway: string }>).map((r) => `${r.network} via ${r.gateway}`)).toEqual(["10.100.0.0 via 10.101.0.1", "10.102.0.0 via 10.101.0.1"]);
+    expect((eth1.routes as Array<{ network: string; gateway: string }>).map((r) => `${r.network} via ${r.gateway}`)).toEqual(["10.219.0.0 via 10.219.16.1", "10.219.32.0 via 10.219.16.1"]);
   });
 
   it("mirrors every package the generated tree installs, with Jinja variables resolved", () => {

@@ -84,7 +84,7 @@ describe("TierFirewall", () => {
 
   it("admits PostgreSQL only from database and HAProxy tiers in-region and from peered VPCs", () => {
     expect(rules("postgres").find((r) => r.port_range === "5432")).toEqual({
-      port_range: "5432", protocol: "tcp", source_tags: ["tag-postgres", "tag-app", "tag-worker"], source_addresses: ["10.101.0.0/20"],
+      port_range: "5432", protocol: "tcp", source_tags: ["tag-postgres", "tag-app", "tag-worker"], source_addresses: ["10.219.16.0/20"],
     });
   });
 
@@ -94,7 +94,7 @@ describe("TierFirewall", () => {
 
   it("admits web traffic to the app only from the load balancer, and the monitoring hosts' health probe", () => {
     expect(rules("app").find((r) => r.port_range === "8080")).toEqual({
-      port_range: "8080", protocol: "tcp", source_load_balancer_uids: ["lb-id"], source_tags: ["tag-monitoring"], source_addresses: ["10.101.0.0/20"],
+      port_range: "8080", protocol: "tcp", source_load_balancer_uids: ["lb-id"], source_tags: ["tag-monitoring"], source_addresses: ["10.219.16.0/20"],
     });
   });
 

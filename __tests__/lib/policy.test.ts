@@ -67,7 +67,7 @@ describe("policy rules", () => {
 
   it("VPC-1 catches overlapping VPC ranges across stacks", () => {
     const network = copy("network");
-    network.json.resource.digitalocean_vpc["vpc-ams3"].ip_range = "10.100.8.0/21";
+    network.json.resource.digitalocean_vpc["vpc-ams3"].ip_range = "10.219.8.0/21";
     expect(vpcOverlaps([network]).map((v) => `${v.rule} ${v.stack} ${v.resource}`)).toEqual(["VPC-1 network digitalocean_vpc.vpc-nyc1"]);
   });
 });

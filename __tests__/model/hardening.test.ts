@@ -1,6 +1,7 @@
 // Adversarial inputs that once slipped through validation and produced Terraform or an Ansible tree
 // that would break or endanger a real account: each is refused at load time with the field and the fix.
 import { derivedNames } from "../../lib/model/limits";
+import { autoVpcOctet, DO_RESERVED, overlaps, parseCidr, type Cidr } from "../../lib/model/network";
 import { example, problemsOf, variant } from "../support/topology";
 
 const long = (n: number) => `p${"x".repeat(n - 2)}z`;
@@ -111,5 +112,33 @@ describe("backups away from the primary region", () => {
     expect(problemsOf((d) => { d.backups = { spacesRegion: "nyc3" }; })).toContain(
       'backups.spacesRegion must not be "nyc3", the Spaces region of the primary region nyc1: losing that region would take the backups with it; pick another Spaces region (e.g. "atl1") or leave it out for the default',
     );
+  });
+});
+
+describe("automatic VPC plan per project and environment", () => {
+  const ranges = (project: string, environment: string) => variant((d) => { d.project = project; d.environment = environment; }).regions.map((r) => r.vpcRange);
+
+  it("gives staging and production of one project ranges that do not overlap (DigitalOcean refuses overlaps in one account)", () => {
+    const [production, staging] = [ranges("shop", "production"), ranges("shop", "staging")];
+    expect(production).toEqual(["10.219.0.0/20", "10.219.16.0/20", "10.219.32.0/20"]);
+    expect(staging).toEqual(["10.148.0.0/20", "10.148.16.0/20", "10.148.32.0/20"]);
+    for (const a of production) for (const b of staging) expect([a, b, overlaps(parseCidr(a) as Cidr, parseCidr(b) as Cidr)]).toEqual([a, b, false]);
+  });
+
+  it("is deterministic and never uses DigitalOcean's reserved ranges", () => {
+    expect(ranges("shop", "production")).toEqual(ranges("shop", "production"));
+    const octets = new Set<number>();
+    for (let i = 0; i < 2000; i++) octets.add(autoVpcOctet("p", `env${i}`));
+    expect(octets.size).toBeGreaterThan(240); // spread over the /8
+    for (const o of octets) {
+      const c = parseCidr(`10.${o}.0.0/16`) as Cidr;
+      expect([o, DO_RESERVED.some((r) => overlaps(r, c))]).toEqual([o, false]);
+      expect(o >= 1 && o <= 254).toBe(true);
+    }
+  });
+
+  it("keeps a range stated in the topology (how an existing deployment keeps 10.100.0.0/20)", () => {
+    const t = variant((d) => { d.regions[0].vpcRange = "10.100.0.0/20"; });
+    expect(t.regions.map((r) => r.vpcRange)).toEqual(["10.100.0.0/20", "10.219.16.0/20", "10.219.32.0/20"]);
   });
 });

@@ -5,7 +5,7 @@ describe("loadTopology", () => {
   it("accepts the bundled example and fills defaults", () => {
     const t = example();
     expect(t.timing).toBe("balanced");
-    expect(t.regions.map((r) => r.vpcRange)).toEqual(["10.100.0.0/20", "10.101.0.0/20", "10.102.0.0/20"]);
+    expect(t.regions.map((r) => r.vpcRange)).toEqual(["10.219.0.0/20", "10.219.16.0/20", "10.219.32.0/20"]);
     expect(t.regions[0].tiers.postgres?.size).toBe("s-4vcpu-8gb");
     expect(t.regions[0].tiers.app?.image).toBe("debian-12-x64");
     expect(t.cloudflare.monitorIntervalSeconds).toBe(15); // business plan minimum

@@ -56,12 +56,12 @@ describe("npm run generate", () => {
 
   it("names a private address outside its region's VPC, and writes nothing", () => {
     const outputs = JSON.parse(fs.readFileSync(EXAMPLE_OUTPUTS, "utf8"));
-    outputs["region-nyc1"].hosts["pg-nyc1-1"].private_ipv4 = "10.101.0.99";
+    outputs["region-nyc1"].hosts["pg-nyc1-1"].private_ipv4 = "10.219.16.99";
     const wrong = path.join(root, "wrong.json");
     fs.writeFileSync(wrong, JSON.stringify(outputs));
     const r = run([...base().slice(0, 2), "--outputs", wrong, "--out", path.join(root, "ansible")]);
     expect(r.code).toBe(1);
-    expect(r.err).toBe(`error: ${wrong}: hosts.pg-nyc1-1.private_ipv4 must be inside nyc1's VPC 10.100.0.0/20, got "10.101.0.99"`);
+    expect(r.err).toBe(`error: ${wrong}: hosts.pg-nyc1-1.private_ipv4 must be inside nyc1's VPC 10.219.0.0/20, got "10.219.16.99"`);
     expect(fs.existsSync(path.join(root, "ansible"))).toBe(false);
   });
 

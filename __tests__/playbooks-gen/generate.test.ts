@@ -44,7 +44,9 @@ describe("generateTree (example topology and outputs)", () => {
   });
 
   it("writes host addresses only in the inventory and the /etc/hosts block (configs name their peers)", () => {
-    const withIps = Object.entries(tree).filter(([, c]) => /\b10\.10[0-2]\.0\.\d+\b(?!\/)/.test(c)).map(([f]) => f);
+    const ips = Object.values(exampleOutputs().hosts).map((h) => h.private_ipv4.replace(/\./g, "\\."));
+    const anyIp = new RegExp(`\\b(${ips.join("|")})\\b(?![/.\\d])`);
+    const withIps = Object.entries(tree).filter(([, c]) => anyIp.test(c)).map(([f]) => f);
     expect(withIps.sort()).toEqual(["inventory/group_vars/all.yml", "inventory/hosts.yml"]);
   });
 

@@ -91,7 +91,7 @@ describe("service config renderers (production env, example topology)", () => {
       expect(config.bootstrap.pg_hba).toEqual(config.postgresql.pg_hba);
       const remote = (config.postgresql.pg_hba as string[]).filter((l) => l.startsWith("host "));
       expect(remote.every((l) => l.endsWith(" scram-sha-256"))).toBe(true);
-      expect(remote.join("\n")).toContain("10.101.0.0/20");
+      expect(remote.join("\n")).toContain("10.219.16.0/20");
       expect(remote.join("\n")).not.toMatch(/0\.0\.0\.0\/0|trust|md5/);
     });
 

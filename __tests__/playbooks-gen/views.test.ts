@@ -50,8 +50,8 @@ describe("Ansible data views", () => {
 
   it("maps every host name to its private address for /etc/hosts", () => {
     const block = etcHostsBlock(t, exampleOutputs()).split("\n");
-    expect(block).toContain("10.100.0.6 pg-nyc1-1");
-    expect(block).toContain("10.102.0.3 witness-lon1-1");
+    expect(block).toContain("10.219.0.6 pg-nyc1-1");
+    expect(block).toContain("10.219.32.3 witness-lon1-1");
   });
 });
 

@@ -22,7 +22,7 @@ describe("review diagram", () => {
 
   it("draws each region with its role, tiers with counts, and every database and Redis host", () => {
     expect(review.diagram.regions.map((r) => r.label)).toEqual([
-      "nyc1 · primary · VPC 10.100.0.0/20", "ams3 · secondary · VPC 10.101.0.0/20", "lon1 · witness · VPC 10.102.0.0/20",
+      "nyc1 · primary · VPC 10.219.0.0/20", "ams3 · secondary · VPC 10.219.16.0/20", "lon1 · witness · VPC 10.219.32.0/20",
     ]);
     expect(nodes.get("app_nyc1")).toEqual({ id: "app_nyc1", label: "app ×2<br/>s-2vcpu-4gb", region: "nyc1" });
     expect(nodes.get("witness_lon1")?.region).toBe("lon1");
@@ -154,7 +154,7 @@ describe("REVIEW.md", () => {
 
   it("renders the diagram as a Mermaid block with its nodes and edges", () => {
     expect(md).toContain("```mermaid\nflowchart TB\n");
-    expect(md).toContain('  subgraph nyc1["nyc1 · primary · VPC 10.100.0.0/20"]');
+    expect(md).toContain('  subgraph nyc1["nyc1 · primary · VPC 10.219.0.0/20"]');
     expect(md).toContain('  pg_nyc1_1 -.->|"async (nosync)"| pg_ams3_1');
     expect(md).toContain("| **total** | | | **$700.00** |");
     expect(md).toContain("| region loss (database) | region-loss | loopback | balanced | 19.74 s | 28.2 s | yes | 0 |");

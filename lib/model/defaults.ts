@@ -19,7 +19,7 @@ type Loose = Record<string, any>; // eslint-disable-line @typescript-eslint/no-e
 export function applyDefaults(doc: Loose): Topology {
   doc.cloudflare.monitorIntervalSeconds ??= CLOUDFLARE_MIN_MONITOR_INTERVAL[doc.cloudflare.plan] ?? 60;
   (doc.regions as Loose[]).forEach((region, i) => {
-    region.vpcRange ??= autoVpcRange(i);
+    region.vpcRange ??= autoVpcRange(doc.project, doc.environment, i);
     for (const [tier, spec] of Object.entries(region.tiers as Record<string, Loose>)) {
       spec.size ??= TIER_DEFAULT_SIZE[tier as Tier];
     }

@@ -1,4 +1,5 @@
 // IPv4 CIDR arithmetic and the VPC address plan (one non-overlapping RFC 1918 range per region).
+import { createHash } from "crypto";
 
 export interface Cidr {
   readonly base: number; // network address as an unsigned 32-bit integer
@@ -53,7 +54,20 @@ export function isPrivate(c: Cidr): boolean {
 /** Ranges DigitalOcean reserves for its own services; a VPC must not use them. */
 export const DO_RESERVED = ["10.244.0.0/16", "10.245.0.0/16", "10.246.0.0/24", "10.229.0.0/16"].map((t) => parseCidr(t) as Cidr);
 
-/** Automatic plan: region i (in file order) gets 10.(100+i).0.0/20. */
-export function autoVpcRange(index: number): string {
-  return `10.${100 + index}.0.0/20`;
+/** Second octets the automatic plan never uses: DigitalOcean's reserved 10.229/16 and 10.244–10.246. */
+const AUTO_RESERVED_OCTETS = new Set(DO_RESERVED.map((c) => (c.base >>> 16) & 255));
+
+/** The second octet of the automatic plan of a project and environment: a /16 picked by a hash of
+ * `<project>-<environment>` (1–254, not reserved), so two environments in one account get different
+ * ranges (DigitalOcean refuses overlapping VPC ranges in an account). */
+export function autoVpcOctet(project: string, environment: string): number {
+  const candidates = Array.from({ length: 254 }, (_, i) => i + 1).filter((o) => !AUTO_RESERVED_OCTETS.has(o));
+  const digest = createHash("sha256").update(`${project}-${environment}`).digest();
+  return candidates[digest.readUInt32BE(0) % candidates.length];
+}
+
+/** Automatic plan: region i (in file order) gets the i-th /20 of 10.<autoVpcOctet>.0.0/16. */
+export function autoVpcRange(project: string, environment: string, index: number): string {
+  if (index < 0 || index > 15) throw new Error(`the automatic VPC plan has 16 ranges, region index ${index} is out of it`);
+  return `10.${autoVpcOctet(project, environment)}.${index * 16}.0/20`;
 }

@@ -160,7 +160,7 @@ export const TOPOLOGY_SCHEMA: JsonSchema = {
         properties: {
           slug: { type: "string", pattern: "^[a-z]{3}[0-9]$", description: "DigitalOcean region slug, e.g. nyc1." },
           role: { type: "string", enum: REGION_ROLES, description: "primary (serves and holds the database primary), secondary (serves, replicas), witness (etcd/Sentinel/Alertmanager tie-breaker)." },
-          vpcRange: { type: "string", description: "RFC 1918 CIDR of the region's VPC (/16 to /24; default: automatic plan 10.<100+i>.0.0/20)." },
+          vpcRange: { type: "string", description: "RFC 1918 CIDR of the region's VPC (/16 to /24; default: the i-th /20 of a 10.n.0.0/16 picked per project and environment)." },
           tiers: {
             type: "object",
             additionalProperties: false,
