@@ -1,6 +1,9 @@
 // The failover budget, layer by layer, on hand-computed cases (balanced: ttl 10, loop_wait 2, HAProxy
 // rise 1 × downinter 250 ms + inter 500 ms = 0.75 s; etcd election 1000 ms; business plan 15 s).
-import { failoverBudget, interRegionRttMs, rtoBudget, type ClassBudget } from "../../lib/model";
+import * as yaml from "js-yaml";
+import { ALERT_PATH, failoverBudget, interRegionRttMs, rtoBudget, type ClassBudget } from "../../lib/model";
+import { generateTree } from "../../playbooks-gen/generate";
+import { exampleOutputs, EXAMPLE_OUTPUTS } from "../playbooks-gen/fixtures";
 import { example, standbyClusterEdit, variant } from "../support/topology";
 
 const layers = (b: ClassBudget) => Object.fromEntries(b.terms.map((x) => [x.layer, x.seconds]));
@@ -79,5 +82,15 @@ describe("failoverBudget", () => {
     expect(m.terms.map((x) => x.layer)).toEqual(["etcd election", "leader key expiry", "alert path beyond the key's expiry", "hook confirmations", "operator runs the promotion"]);
     expect(layers(m)["hook confirmations"]).toBe(12.8); // no edit-config call
     expect(rtoBudget(variant((d) => { d.database.crossRegionPromotion = "manual"; })).regionLossDatabase).toBeNull();
+  });
+
+  it("counts the alert path the generated Prometheus files configure (probe and rule intervals, PatroniNoLeader's for:)", () => {
+    const tree = generateTree(example(), exampleOutputs(), EXAMPLE_OUTPUTS);
+    const prometheus = yaml.load(tree["files/prometheus/prometheus.yml"]) as { global: { evaluation_interval: string }; scrape_configs: Array<{ job_name: string; scrape_interval?: string }> };
+    const rules = yaml.load(tree["files/prometheus/shop.rules.yml"]) as { groups: Array<{ rules: Array<{ alert?: string; for?: string }> }> };
+    expect(prometheus.global.evaluation_interval).toBe(`${ALERT_PATH.ruleIntervalSeconds}s`);
+    expect(prometheus.scrape_configs.find((j) => j.job_name === "patroni_leader")?.scrape_interval).toBe(`${ALERT_PATH.probeIntervalSeconds}s`);
+    const noLeader = rules.groups.flatMap((g) => g.rules).find((r) => r.alert === "PatroniNoLeader");
+    expect(noLeader?.for).toBe(`${ALERT_PATH.noLeaderForTtls * 10}s`); // balanced ttl 10
   });
 });

@@ -36,10 +36,12 @@ const HOOK_REST_TIMEOUT_SECONDS = 2;
  * of a fence that still succeeds. The lab's DigitalOcean stand-in completes power-offs in 1 s. */
 export const FENCE_BOUND_SECONDS = 120;
 const LAB_FENCE_SECONDS = 1.5;
-/** The alert path to the hook: Patroni probed every 5 s, rules evaluated every 5 s, no group wait
- * (playbooks-gen/views/monitoring.ts); PatroniNoLeader fires after `for: 2 × ttl`. */
-const PROBE_INTERVAL_SECONDS = 5;
-const RULE_INTERVAL_SECONDS = 5;
+/** The alert path to the hook as the generator renders it (playbooks-gen/views/monitoring.ts, held
+ * against the rendered Prometheus files by a test): Patroni probed every 5 s, rules evaluated every
+ * 5 s, no group wait; PatroniNoLeader fires after `for: 2 × ttl`. */
+export const ALERT_PATH = { probeIntervalSeconds: 5, ruleIntervalSeconds: 5, noLeaderForTtls: 2 } as const;
+const PROBE_INTERVAL_SECONDS = ALERT_PATH.probeIntervalSeconds;
+const RULE_INTERVAL_SECONDS = ALERT_PATH.ruleIntervalSeconds;
 /** The loopback lab triggers the hook itself: once the leader key is gone (stretched), or ≈ 1 s after
  * the freeze (standby-promote). */
 const LAB_STANDBY_TRIGGER_SECONDS = 1;
@@ -156,8 +158,9 @@ function regionLoss(
   const { ttl, loopWait } = p.patroni;
   const lab = opts.trigger === "lab";
   const n = failoverConfirmations(t);
-  const alertSeconds = PROBE_INTERVAL_SECONDS + RULE_INTERVAL_SECONDS + 2 * ttl;
-  const alertWhy = `PatroniNoLeader for 2 × ttl ${2 * ttl} s + probe ${PROBE_INTERVAL_SECONDS} s + rule evaluation ${RULE_INTERVAL_SECONDS} s`;
+  const noLeaderFor = ALERT_PATH.noLeaderForTtls * ttl;
+  const alertSeconds = PROBE_INTERVAL_SECONDS + RULE_INTERVAL_SECONDS + noLeaderFor;
+  const alertWhy = `PatroniNoLeader for ${ALERT_PATH.noLeaderForTtls} × ttl ${noLeaderFor} s + probe ${PROBE_INTERVAL_SECONDS} s + rule evaluation ${RULE_INTERVAL_SECONDS} s`;
   const manual = t.database.crossRegionPromotion === "manual";
   const operator = term("operator runs the promotion", 0, "crossRegionPromotion manual: the hook only confirms and alerts; not bounded");
   if (t.database.mode === "standby-cluster") {
