@@ -78,6 +78,21 @@ describe("review budget", () => {
   });
 });
 
+describe("rehearsal reports", () => {
+  it("hold the rehearsal's figures against the production bound, alert path included", () => {
+    // The clean-clone CI run of 2026-12-02 (README, "Measured on the rehearsal").
+    const drills = [
+      { name: "primary-loss", preset: "balanced", backend: "rehearsal", rtoSeconds: 10.5, lostAckedWrites: 0 },
+      { name: "region-loss", preset: "balanced", backend: "rehearsal", rtoSeconds: 34.9, lostAckedWrites: 0 },
+      { name: "switchover", preset: "balanced", backend: "rehearsal", rtoSeconds: 2.8, lostAckedWrites: 0 },
+    ];
+    expect(measurementsOf(t, [{ file: "rehearsal-report.json", drills }]).map((m) => [m.drill, m.boundSeconds, m.withinBound])).toEqual([
+      ["primary-loss", 13.5, true],
+      ["region-loss", 48.2, true], // the lab's own trigger would give 28.2 s, which the alert path alone exceeds
+    ]);
+  });
+});
+
 describe("the committed lab report", () => {
   const drills = readDrillReports([LAB_REPORT])[0].drills;
 
