@@ -13,6 +13,8 @@ import { example, standbyExample } from "./fixtures";
 
 const LOST = "127.0.77.201:18008"; // nobody listens here: the lost region
 const ALIVE = "127.0.77.202"; // a node of the "lost" region that still answers
+/** What Alertmanager presents (production: vault_failover_hook_token). */
+const HOOK_TOKEN = "stand-in-webhook-token";
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -67,6 +69,7 @@ describe("failover hook", () => {
     // Listen address, settings directory and API come from the RenderEnv, as in the lab.
     const env: RenderEnv = { ...productionRenderEnv(t), failoverHook: { listen: `127.0.77.1:${port}`, dir, apiUrl: `http://127.0.0.1:${api}` } };
     fs.writeFileSync(path.join(dir, "digitalocean-token"), "stand-in-token\n");
+    fs.writeFileSync(path.join(dir, "webhook-token"), `${HOOK_TOKEN}\n`);
     const ini = renderFailoverHookConfig(t, env)
       .replace(/^interval_seconds = .*$/m, "interval_seconds = 0")
       .replace(/^patronictl = .*$/m, `patronictl = ${path.join(dir, "patronictl")}`)
@@ -82,7 +85,7 @@ describe("failover hook", () => {
     const body = JSON.stringify({ alerts: [{ status: "firing", labels: { alertname, severity: "critical", component: "database" } }] });
     await until("the hook to accept the alert", async () => {
       try {
-        return (await fetch(url, { method: "POST", body, headers: { "Content-Type": "application/json" } })).status === 200;
+        return (await fetch(url, { method: "POST", body, headers: { "Content-Type": "application/json", Authorization: `Bearer ${HOOK_TOKEN}` } })).status === 200;
       } catch {
         return false;
       }
@@ -117,6 +120,43 @@ describe("failover hook", () => {
     expect(output).toContain(reason);
     expect(calls()).toContain(FENCE_CALL);
     expect(calls().some((c) => c.startsWith("edit-config"))).toBe(false);
+  });
+
+  it("refuses a caller without Alertmanager's bearer token with 401, logs it and does nothing", async () => {
+    const url = await startHook(example(), LOST, ["Replica"]);
+    let output = "";
+    hook!.stdout!.on("data", (d) => { output += String(d); });
+    const body = JSON.stringify({ alerts: [{ status: "firing", labels: { alertname: "PatroniNoLeader", severity: "critical", component: "database" } }] });
+    const post = async (headers: Record<string, string>) => {
+      let res: Response | null = null;
+      await until("the hook to answer", async () => {
+        res = await fetch(url, { method: "POST", body, headers: { "Content-Type": "application/json", ...headers } }).catch(() => null);
+        return res !== null;
+      }, 10_000);
+      return res! as Response;
+    };
+    const none = await post({});
+    expect([none.status, none.headers.get("www-authenticate")]).toEqual([401, 'Bearer realm="shop-failover-hook"']);
+    expect((await post({ Authorization: "Bearer not-the-token" })).status).toBe(401);
+    expect((await post({ Authorization: `Basic ${HOOK_TOKEN}` })).status).toBe(401);
+    await until("the refusals in the log", () => (output.match(/refused a POST from 127\.[\d.]+: no valid bearer token \(401\)/g) ?? []).length === 3, 5000);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(calls()).toEqual([]);
+    // Alertmanager's POST, with the token, is taken.
+    expect((await post({ Authorization: `Bearer ${HOOK_TOKEN}` })).status).toBe(200);
+    await until("the change", () => calls().some((c) => c.startsWith("edit-config")), 15_000);
+  });
+
+  it("refuses to start without a token (fails closed)", async () => {
+    await startHook(example(), LOST, ["Replica"]);
+    await until("the first hook to exit", async () => { hook!.kill("SIGKILL"); return hook!.exitCode !== null || hook!.signalCode !== null; }, 5000);
+    fs.writeFileSync(path.join(dir, "webhook-token"), "\n");
+    hook = spawn("/usr/bin/python3", [path.join(dir, "hook.py"), path.join(dir, "hook.ini")], { stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    hook.stderr!.on("data", (d) => { err += String(d); });
+    await until("the hook to exit", () => hook!.exitCode !== null, 10_000);
+    expect(hook.exitCode).not.toBe(0);
+    expect(err).toContain("webhook-token is empty");
   });
 
   it("turns synchronous mode off in stretched mode once the leader is confirmed gone twice", async () => {

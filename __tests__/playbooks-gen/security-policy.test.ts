@@ -1,6 +1,13 @@
-// Policy over the generated tree for Redis and Sentinel (issue 11): no server without users, one
-// Vault variable per user, no password outside Vault, and no task that handles a secret without no_log.
+// Policy over the generated tree for Redis, Sentinel and the failover hook (issue 11): no server
+// without users, one Vault variable per user, no password outside Vault, no task that handles a secret
+// without no_log, and a hook that authenticates its caller and runs unprivileged.
+import { spawnSync } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as yaml from "js-yaml";
+import { renderFailoverHookUnit } from "../../playbooks-gen/render/failover";
+import { ALERTMANAGER_HOOK_TOKEN_FILE, FAILOVER_HOOK_AUTH_FILE, FAILOVER_HOOK_USER } from "../../playbooks-gen/views/failover";
 import { generateTree } from "../../playbooks-gen/generate";
 import { VAULT_VARIABLES } from "../../playbooks-gen/roles/vault";
 import { aclPasswordHash, REDIS_USERS, usersOn } from "../../playbooks-gen/views/redis-acl";
@@ -93,6 +100,50 @@ describe.each([["stretched", example()], ["standby-cluster", standbyExample()]])
     expect(env).toMatch(/^REDIS_USERNAME=app$/m);
     expect(env).toMatch(/^REDIS_SENTINEL_USERNAME=app$/m);
     expect(env).toMatch(/^REDIS_SENTINEL_PASSWORD=\{\{ vault_redis_app_password \}\}$/m);
+  });
+});
+
+describe("the failover hook (stretched example with synchronous_mode)", () => {
+  const tree = generateTree(example(), exampleOutputs(), EXAMPLE_OUTPUTS);
+  const tasks = tasksOf(tree);
+  const task = (role: string, dest: string) => tasks.find(([f, x]) => f.startsWith(`playbooks/roles/${role}/`) && JSON.stringify(x).includes(`"dest":"${dest}"`))?.[1];
+
+  it("is authenticated by Alertmanager with a bearer token from Vault, which the hook and Alertmanager alone can read", () => {
+    const am = yaml.load(tree["files/alertmanager/alertmanager.yml"]) as { receivers: Array<{ name: string; webhook_configs?: Array<Record<string, unknown>> }> };
+    const hook = am.receivers.find((r) => r.name === "database-failover")!.webhook_configs![0];
+    expect(hook.http_config).toEqual({ authorization: { type: "Bearer", credentials_file: ALERTMANAGER_HOOK_TOKEN_FILE } });
+    expect(task("alertmanager", ALERTMANAGER_HOOK_TOKEN_FILE)).toMatchObject({
+      "ansible.builtin.copy": { content: "{{ vault_failover_hook_token }}\n", owner: "root", group: "prometheus", mode: "0640" }, no_log: true,
+    });
+    expect(task("failover_hook", FAILOVER_HOOK_AUTH_FILE)).toMatchObject({
+      "ansible.builtin.copy": { content: "{{ vault_failover_hook_token }}\n", owner: "root", group: FAILOVER_HOOK_USER, mode: "0640" }, no_log: true,
+    });
+    expect(tree["files/failover-hook/failover-hook.ini"]).toContain(`auth_token_file = ${FAILOVER_HOOK_AUTH_FILE}\n`);
+  });
+
+  it("keeps its settings root's, readable by its own group only", () => {
+    for (const dest of ["/etc/shop-failover-hook/failover-hook.ini", "/etc/shop-failover-hook/patronictl.yml", "/etc/shop-failover-hook/digitalocean-token"]) {
+      expect([dest, task("failover_hook", dest)?.["ansible.builtin.copy"]]).toEqual([dest, expect.objectContaining({ owner: "root", group: FAILOVER_HOOK_USER, mode: "0640" })]);
+    }
+  });
+
+  it("runs as its own system user under a unit systemd-analyze accepts, with a low exposure score", () => {
+    const unit = renderFailoverHookUnit();
+    expect(unit).toMatch(new RegExp(`^User=${FAILOVER_HOOK_USER}$`, "m"));
+    for (const line of ["NoNewPrivileges=true", "ProtectSystem=strict", "PrivateTmp=true", "CapabilityBoundingSet=", "ProtectHome=true"]) expect(unit.split("\n")).toContain(line);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "hook-unit-"));
+    try {
+      const file = path.join(dir, "shop-failover-hook.service");
+      fs.writeFileSync(file, unit);
+      const verify = spawnSync("systemd-analyze", ["verify", file], { encoding: "utf8" });
+      expect([verify.status, `${verify.stdout}${verify.stderr}`.trim()]).toEqual([0, ""]);
+      const security = spawnSync("systemd-analyze", ["security", "--offline=true", file], { encoding: "utf8" });
+      const score = Number(/Overall exposure level for \S+: ([\d.]+)/.exec(security.stdout)?.[1] ?? NaN);
+      // Root with ProtectSystem=full (before) scored 9.3.
+      expect(score).toBeLessThanOrEqual(2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 // Prometheus (with the blackbox exporter for the app's health path) and Alertmanager.
+import { ALERTMANAGER_HOOK_TOKEN_FILE } from "../views/failover";
 import { PROMETHEUS_RULES_DIR } from "../views/monitoring";
-import { apt, copyFile, directory, handler, HOST_FILES, SHARED_FILES, started, type Role } from "./role";
+import { apt, copyFile, directory, handler, HOST_FILES, secretFile, SHARED_FILES, started, type Role } from "./role";
 
 export const prometheusRole: Role = {
   name: "prometheus",
@@ -24,6 +25,10 @@ export const alertmanagerRole: Role = {
   inputs: [{ name: "alertmanager_config_file", type: "path", default: "/etc/prometheus/alertmanager.yml", description: "Where the rendered config goes." }],
   install: [apt("Install Alertmanager", ["prometheus-alertmanager"])],
   configure: [
+    // Before the config that names it: the failover hook refuses a webhook without this token.
+    secretFile("Write the token Alertmanager presents to the failover hook", ALERTMANAGER_HOOK_TOKEN_FILE, ["{{ vault_failover_hook_token }}"], {
+      owner: "root", group: "prometheus", mode: "0640", notify: "Reload alertmanager",
+    }),
     copyFile("Install alertmanager.yml", `${SHARED_FILES}/alertmanager/alertmanager.yml`, "{{ alertmanager_config_file }}", { mode: "0644", validate: "amtool check-config %s", notify: "Reload alertmanager" }),
     copyFile("Join the Alertmanager cluster", `${HOST_FILES}/alertmanager.default`, "/etc/default/prometheus-alertmanager", { mode: "0644", notify: "Restart alertmanager" }),
   ],

@@ -12,6 +12,13 @@ export const FAILOVER_HOOK_SCRIPT = "/usr/local/lib/shop-failover-hook/failover-
 /** Name of the token file inside the hook's settings directory. */
 export const FAILOVER_HOOK_TOKEN_NAME = "digitalocean-token";
 export const FAILOVER_HOOK_TOKEN_FILE = `${FAILOVER_HOOK_DIR}/${FAILOVER_HOOK_TOKEN_NAME}`;
+/** The bearer token Alertmanager presents to the hook (Vault), in the hook's settings directory. */
+export const FAILOVER_HOOK_AUTH_NAME = "webhook-token";
+export const FAILOVER_HOOK_AUTH_FILE = `${FAILOVER_HOOK_DIR}/${FAILOVER_HOOK_AUTH_NAME}`;
+/** Alertmanager's copy of that token (Debian's Alertmanager runs as prometheus). */
+export const ALERTMANAGER_HOOK_TOKEN_FILE = "/etc/prometheus/failover-hook-token";
+/** The unprivileged system user the hook runs as. */
+export const FAILOVER_HOOK_USER = "shop-failover-hook";
 export const DIGITALOCEAN_API_URL = "https://api.digitalocean.com";
 /** How long the hook waits for the power-off actions to complete before giving up (no promotion). */
 export const FENCE_TIMEOUT_SECONDS = 120;
@@ -61,6 +68,7 @@ export function failoverHookView(t: Topology, env: RenderEnv) {
     fence_tag: standby ? tierRegionTag(t, "postgres", lost) : null,
     api_url: hook.apiUrl,
     token_file: `${hook.dir}/${FAILOVER_HOOK_TOKEN_NAME}`,
+    auth_token_file: `${hook.dir}/${FAILOVER_HOOK_AUTH_NAME}`,
     fence_timeout_seconds: FENCE_TIMEOUT_SECONDS,
   };
 }

@@ -5,7 +5,7 @@ import { PORTS } from "../../lib/model/ports";
 import { presetOf } from "../../lib/model/timing";
 import type { Topology } from "../../lib/model/types";
 import type { RenderEnv } from "../render-env";
-import { FAILOVER_HOOK_LISTEN, failoverHookNeeded } from "./failover";
+import { ALERTMANAGER_HOOK_TOKEN_FILE, FAILOVER_HOOK_LISTEN, failoverHookNeeded } from "./failover";
 
 export const PROMETHEUS_RULES_DIR = "/etc/prometheus/rules";
 export const BLACKBOX_ADDRESS = "127.0.0.1:9115";
@@ -69,7 +69,7 @@ export function alertRulesView(t: Topology) {
 }
 
 export function alertmanagerView(t: Topology) {
-  return { failover_webhook_url: failoverHookNeeded(t) ? FAILOVER_WEBHOOK_URL : null };
+  return { failover_webhook_url: failoverHookNeeded(t) ? FAILOVER_WEBHOOK_URL : null, failover_webhook_token_file: ALERTMANAGER_HOOK_TOKEN_FILE };
 }
 
 export function alertmanagerArgsView(t: Topology, host: Host, env: RenderEnv) {

@@ -7,7 +7,8 @@
 import * as fs from "fs";
 import * as path from "path";
 import { renderFailoverHookConfig, renderFailoverHookScript, renderFailoverPatronictlConfig } from "../../../playbooks-gen/render/failover";
-import { FAILOVER_HOOK_TOKEN_NAME } from "../../../playbooks-gen/views/failover";
+import { FAILOVER_HOOK_AUTH_NAME, FAILOVER_HOOK_TOKEN_NAME } from "../../../playbooks-gen/views/failover";
+import { randomBytes } from "crypto";
 import type { Topology } from "../../../lib/model";
 import { killAll, waitFor, type Proc, type SpawnSpec } from "../../proc";
 import type { FailoverHookControl } from "../types";
@@ -22,7 +23,7 @@ export interface HookHost {
 }
 
 export class FailoverHook implements FailoverHookControl {
-  private constructor(private readonly proc: Proc, private readonly url: string, readonly logFile: string) {}
+  private constructor(private readonly proc: Proc, private readonly url: string, readonly logFile: string, private readonly authToken: string) {}
 
   /** Starts a fresh hook (it acts once per start), or returns null when the topology has none.
    * `token` is what it sends the DigitalOcean API (the lab's stand-in checks it). */
@@ -34,13 +35,16 @@ export class FailoverHook implements FailoverHookControl {
     fs.writeFileSync(path.join(hook.dir, "patronictl.yml"), renderFailoverPatronictlConfig(lab.t, lab.env));
     fs.writeFileSync(path.join(hook.dir, "failover-hook.py"), renderFailoverHookScript());
     fs.writeFileSync(path.join(hook.dir, FAILOVER_HOOK_TOKEN_NAME), `${token}\n`, { mode: 0o600 });
+    // What Alertmanager presents (production: vault_failover_hook_token); the hook refuses anyone else.
+    const authToken = randomBytes(16).toString("hex");
+    fs.writeFileSync(path.join(hook.dir, FAILOVER_HOOK_AUTH_NAME), `${authToken}\n`, { mode: 0o600 });
     const logFile = path.join(hook.dir, "failover-hook.log");
     fs.rmSync(logFile, { force: true }); // outcome() reads this run's decision only
     // On a host of the surviving region (in its namespace when the lab has a WAN).
     const hookHost = lab.env.hosts.find((h) => hook.listen.startsWith(`${lab.env.addressOf(h.name)}:`))!;
     const proc = lab.startOn(hookHost.name, { cmd: "/usr/bin/python3", args: [path.join(hook.dir, "failover-hook.py"), path.join(hook.dir, "failover-hook.ini")], logFile, cwd: hook.dir });
     lab.adopt("failover-hook", proc);
-    return new FailoverHook(proc, `http://${hook.listen}/`, logFile);
+    return new FailoverHook(proc, `http://${hook.listen}/`, logFile, authToken);
   }
 
   /** What Alertmanager would POST once `alertname` fires (PatroniNoLeader, DatabaseRegionDown). */
@@ -48,7 +52,7 @@ export class FailoverHook implements FailoverHookControl {
     const body = { status: "firing", alerts: [{ status: "firing", labels: { alertname, severity: "critical", component: "database" } }] };
     // The hook may still be binding its port right after start.
     const res = await waitFor("the failover hook to take the alert", 5000, () =>
-      fetch(this.url, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(3000) }).catch(() => null), 100);
+      fetch(this.url, { method: "POST", body: JSON.stringify(body), headers: { Authorization: `Bearer ${this.authToken}` }, signal: AbortSignal.timeout(3000) }).catch(() => null), 100);
     if (!res.ok) throw new Error(`failover hook answered ${res.status}`);
   }
 

@@ -5,7 +5,7 @@
 import * as path from "path";
 import { hostsRunning, loadTopology, PORTS, type Topology } from "../../../lib/model";
 import { primaryRegion, sentinelMasterName } from "../../../playbooks-gen/views/clusters";
-import { failoverHookNeeded } from "../../../playbooks-gen/views/failover";
+import { FAILOVER_HOOK_LISTEN, FAILOVER_HOOK_USER, failoverHookNeeded } from "../../../playbooks-gen/views/failover";
 import { APP_ENV_FILE, APP_DIR } from "../../../playbooks-gen/roles/app";
 import { PATRONI_CONFIG_FILE } from "../../../playbooks-gen/roles/patroni";
 import { RehearsalError } from "./errors";
@@ -169,6 +169,14 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
     const units = await Promise.all(plan.hosts.map(async (h) => ({ h: h.host.name, state: (await sh(h.host.name, "systemctl is-active shop-failover-hook 2>/dev/null; true")).stdout.trim() })));
     const running = units.filter((u) => u.state === "active").map((u) => u.h);
     add("the failover hook is running", running.length > 0, running.length ? `on ${running.join(", ")}` : "on no host");
+    for (const h of running) {
+      // A POST without Alertmanager's token is refused (401) and logged; the hook runs as its own user.
+      const r = await sh(h, `curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"alerts":[]}' http://${FAILOVER_HOOK_LISTEN}/failover`);
+      const logged = await sh(h, "journalctl -u shop-failover-hook -o cat --no-pager -n 50 | grep -c 'refused a POST' || true");
+      add(`the failover hook on ${h} refuses an unauthenticated POST (401, logged)`, r.stdout.trim() === "401" && Number(logged.stdout.trim()) > 0, `HTTP ${r.stdout.trim() || r.stderr.trim()}, ${logged.stdout.trim()} refusals logged`);
+      const user = await sh(h, "ps -o user:32= -p \"$(systemctl show -p MainPID --value shop-failover-hook)\"");
+      add(`the failover hook on ${h} runs as ${FAILOVER_HOOK_USER}`, user.stdout.trim() === FAILOVER_HOOK_USER, `user ${user.stdout.trim() || user.stderr.trim()}`);
+    }
   }
 
   // systemd on every host.
