@@ -74,11 +74,15 @@ describe("Redis and Sentinel ACL users (real redis-server and redis-sentinel 7.0
     }
   });
 
-  it("lets the exporter read INFO and CONFIG, but no data", async () => {
+  it("lets the exporter read INFO, but no data and no CONFIG (which would hand it masterauth)", async () => {
     const exporter = as("exporter");
     expect(String(await onRedis(exporter, ["INFO", "replication"]))).toMatch(/role:master/);
-    expect(await onRedis(exporter, ["CONFIG", "GET", "maxmemory"])).toEqual(["maxmemory", "0"]);
     expect(await refusal(onRedis(exporter, ["GET", "shop:k"]))).toMatch(/^NOPERM/);
+    // CONFIG GET answers the replication password in clear, and the replication user may PSYNC every key.
+    expect(await onRedis(as("admin"), ["CONFIG", "GET", "masterauth"], REPLICA)).toEqual(["masterauth", redisPassword(redisUser("replication"))]);
+    for (const who of ["exporter", "app", "sentinel", "replication"] as const) {
+      expect([who, await refusal(onRedis(as(who), ["CONFIG", "GET", "masterauth"], REPLICA))]).toEqual([who, expect.stringMatching(/^NOPERM/)]);
+    }
     expect(await refusal(onRedis(exporter, ["CONFIG", "SET", "maxmemory", "1"]))).toMatch(/^NOPERM/);
   });
 

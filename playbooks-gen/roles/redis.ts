@@ -29,6 +29,8 @@ export const redisRole: Role = {
     secretFile("Give the exporter its Redis user", "/etc/default/prometheus-redis-exporter", [
       `REDIS_USER="${redisUser("exporter").name}"`,
       `REDIS_PASSWORD="${vaultPassword(redisUser("exporter"))}"`,
+      // Its user may not run CONFIG GET (it would reveal masterauth): skip the config metrics.
+      "REDIS_EXPORTER_CONFIG_COMMAND=\"-\"",
     ], { mode: "0600", notify: "Restart redis exporter" }),
   ],
   service: [started("Run Redis", "redis-server"), started("Run the Redis exporter", "prometheus-redis-exporter")],

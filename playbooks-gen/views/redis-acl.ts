@@ -44,8 +44,10 @@ export const REDIS_USERS: readonly RedisUser[] = [
   },
   {
     role: "exporter", name: "exporter", vault: "vault_redis_exporter_password",
-    description: "prometheus-redis-exporter's user (INFO, CONFIG GET, SLOWLOG, LATENCY; no data).",
-    redis: "-@all +ping +info +config|get +slowlog|get +slowlog|len +latency|latest +latency|histogram +client|setname +select +cluster|info",
+    description: "prometheus-redis-exporter's user (INFO, SLOWLOG, LATENCY; no data, no CONFIG).",
+    // No CONFIG GET: it answers masterauth, the replication user's password, and that user may PSYNC a
+    // copy of every key. The exporter skips its config metrics (REDIS_EXPORTER_CONFIG_COMMAND=-).
+    redis: "-@all +ping +info +slowlog|get +slowlog|len +latency|latest +latency|histogram +client|setname +select +cluster|info",
   },
   {
     role: "admin", name: "admin", vault: "vault_redis_admin_password",
