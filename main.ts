@@ -13,10 +13,11 @@ import { generateTree } from "./playbooks-gen/generate";
 import { buildApp } from "./lib/stacks/app";
 import { checkOutDir, OutDirError, synthesize, type SynthSummary } from "./lib/synth";
 import { writeReview } from "./lib/report/cli";
+import { EXIT, parseCli, reportError, type Io } from "./lib/cli";
 
 const DEFAULT_TOPOLOGY = "examples/topology.yaml";
 const DEFAULT_OUTPUTS = "examples/outputs.json";
-const USAGE = "usage: npm start -- [--topology FILE] [--outputs FILE] [--out DIR]";
+const USAGE = "usage: npm start -- [--topology FILE] [--outputs FILE] [--out DIR] [--help]";
 
 export interface CliOptions {
   readonly topology: string;
@@ -25,22 +26,12 @@ export interface CliOptions {
   readonly out: string;
 }
 
-export function parseArgs(argv: readonly string[]): CliOptions {
-  const opts: { topology: string; outputs?: string; out: string } = { topology: DEFAULT_TOPOLOGY, out: "cdktf.out" };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = argv[i + 1];
-    const key = ({ "--topology": "topology", "--outputs": "outputs", "--out": "out" } as const)[flag];
-    if (!key) throw new UsageError(`unknown argument ${JSON.stringify(flag)}`);
-    if (!value || value.startsWith("--")) throw new UsageError(`${flag} needs a value`);
-    opts[key] = value;
-    i++;
-  }
-  if (opts.outputs === undefined && opts.topology === DEFAULT_TOPOLOGY) opts.outputs = DEFAULT_OUTPUTS;
-  return opts;
+export function parseArgs(argv: readonly string[]): CliOptions | "help" {
+  const parsed = parseCli(argv, { topology: { type: "string", default: DEFAULT_TOPOLOGY }, outputs: { type: "string" }, out: { type: "string", default: "cdktf.out" } });
+  if (parsed === "help") return parsed;
+  const { topology, outputs, out } = parsed.values;
+  return { topology: topology!, out: out!, outputs: outputs ?? (topology === DEFAULT_TOPOLOGY ? DEFAULT_OUTPUTS : undefined) };
 }
-
-class UsageError extends Error {}
 
 export function printSummary(t: Topology, summary: SynthSummary, out: string, log: (s: string) => void = console.log): void {
   log(`shop-multiregion: ${t.project} (${t.environment}), database mode ${t.database.mode}, timing preset ${t.timing}`);
@@ -55,15 +46,16 @@ export function printSummary(t: Topology, summary: SynthSummary, out: string, lo
   log(`wrote ${path.join(out, "stacks")}/<stack>/cdk.tf.json for ${summary.stacks.length} stacks`);
 }
 
-export interface Io {
-  readonly log: (s: string) => void;
-  readonly error: (s: string) => void;
-}
+export type { Io };
 
 /** Runs the CLI; returns the exit code (2: bad input, 3: a policy check failed). */
 export function run(argv: readonly string[], io: Io = { log: console.log, error: console.error }): number {
   try {
     const opts = parseArgs(argv);
+    if (opts === "help") {
+      io.log(USAGE);
+      return EXIT.ok;
+    }
     const topology = loadTopology(opts.topology);
     // The Ansible tree is rendered in memory before anything is written, so bad outputs leave the
     // previous output intact.
@@ -83,16 +75,7 @@ export function run(argv: readonly string[], io: Io = { log: console.log, error:
     }
     return 0;
   } catch (e) {
-    if (e instanceof TopologyError || e instanceof UsageError || e instanceof OutputsError || e instanceof TreeError || e instanceof OutDirError) {
-      io.error(`error: ${e.message}`);
-      if (e instanceof UsageError) io.error(USAGE);
-      return 2;
-    }
-    if (e instanceof Error && /Validation failed/.test(e.message)) {
-      io.error(`error: policy check failed, nothing written:\n${e.message}`);
-      return 3;
-    }
-    throw e;
+    return reportError(e, io, USAGE, [TopologyError, OutputsError, TreeError, OutDirError], (err) => /Validation failed/.test(err.message));
   }
 }
 
@@ -106,11 +89,9 @@ export function runUnderCdktf(env: NodeJS.ProcessEnv, io: Io = { log: console.lo
   }
   try {
     buildApp(loadTopology(file, env)).app.synth();
-    return 0;
+    return EXIT.ok;
   } catch (e) {
-    if (!(e instanceof TopologyError)) throw e;
-    io.error(`error: ${e.message}`);
-    return 2;
+    return reportError(e, io, USAGE, [TopologyError], (err) => /Validation failed/.test(err.message));
   }
 }
 

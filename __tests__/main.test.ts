@@ -94,8 +94,13 @@ describe("npm start", () => {
   it("rejects unknown arguments with usage", () => {
     const r = capture(["--topolgy", "x.yaml"]);
     expect(r.code).toBe(2);
-    expect(r.err).toContain('error: unknown argument "--topolgy"');
-    expect(r.err).toContain("usage: npm start -- [--topology FILE] [--outputs FILE] [--out DIR]");
+    expect(r.err).toMatch(/^error: Unknown option '--topolgy'/);
+    expect(r.err).toContain("usage: npm start -- [--topology FILE] [--outputs FILE] [--out DIR] [--help]");
+  });
+
+  it("prints its usage on --help and exits 0, writing nothing", () => {
+    const r = capture(["--help", "--out", path.join(tempDir(), "never")]);
+    expect([r.code, r.out, r.err]).toEqual([0, "usage: npm start -- [--topology FILE] [--outputs FILE] [--out DIR] [--help]", ""]);
   });
 });
 

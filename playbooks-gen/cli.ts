@@ -1,7 +1,8 @@
 // npm run generate -- [--topology FILE] [--outputs FILE] [--out DIR]
-// Writes the Ansible tree for a deployment; a user mistake is one clear message and exit code 1,
-// and nothing is written.
+// Writes the Ansible tree for a deployment. The shared CLI convention (lib/cli.ts): a user mistake is
+// one clear message and exit code 2, and nothing is written; --help prints the usage.
 import * as fs from "fs";
+import { CONSOLE_IO, EXIT, parseCli, reportError, type Io } from "../lib/cli";
 import { loadTopology, TopologyError } from "../lib/model/load";
 import { checkOutputs, OutputsError, parseDeployOutputs, type DeployOutputs } from "../lib/model/outputs";
 import type { Topology } from "../lib/model/types";
@@ -9,20 +10,16 @@ import { TreeError } from "./engine/tree";
 import { generateAnsible } from "./generate";
 
 export const DEFAULTS = { topology: "examples/topology.yaml", outputs: "examples/outputs.json", out: "cdktf.out/ansible" };
-const USAGE = "usage: npm run generate -- [--topology FILE] [--outputs FILE] [--out DIR]";
+const USAGE = "usage: npm run generate -- [--topology FILE] [--outputs FILE] [--out DIR] [--help]";
 
-class UsageError extends Error {}
-
-export function parseArgs(argv: readonly string[]): typeof DEFAULTS {
-  const options = { ...DEFAULTS };
-  for (let i = 0; i < argv.length; i++) {
-    const key = argv[i].replace(/^--/, "");
-    if (!argv[i].startsWith("--") || !(key in options)) throw new UsageError(`unknown argument ${argv[i]}\n${USAGE}`);
-    const value = argv[++i];
-    if (value === undefined || value.startsWith("--")) throw new UsageError(`${argv[i - 1]} needs a value\n${USAGE}`);
-    options[key as keyof typeof DEFAULTS] = value;
-  }
-  return options;
+export function parseArgs(argv: readonly string[]): typeof DEFAULTS | "help" {
+  const parsed = parseCli(argv, {
+    topology: { type: "string", default: DEFAULTS.topology },
+    outputs: { type: "string", default: DEFAULTS.outputs },
+    out: { type: "string", default: DEFAULTS.out },
+  });
+  if (parsed === "help") return parsed;
+  return { topology: parsed.values.topology!, outputs: parsed.values.outputs!, out: parsed.values.out! };
 }
 
 /** Reads a deploy outputs file; with the topology, also holds it against the model (checkOutputs). */
@@ -46,20 +43,20 @@ export function readOutputs(file: string, topology?: Topology): DeployOutputs {
 }
 
 /** Runs the generator; returns the process exit code. */
-export function main(argv: readonly string[], log: (line: string) => void = console.log, error: (line: string) => void = console.error): number {
+export function main(argv: readonly string[], log: Io["log"] = CONSOLE_IO.log, error: Io["error"] = CONSOLE_IO.error): number {
   try {
     const options = parseArgs(argv);
+    if (options === "help") {
+      log(USAGE);
+      return EXIT.ok;
+    }
     const topology = loadTopology(options.topology);
     const { files } = generateAnsible(topology, readOutputs(options.outputs, topology), options.out, options.outputs);
     log(`wrote ${files} files to ${options.out}`);
     log(`next: ansible-playbook -i ${options.out}/inventory/hosts.yml ${options.out}/site.yml -e @vault.yml --ask-vault-pass`);
-    return 0;
+    return EXIT.ok;
   } catch (e) {
-    if (e instanceof UsageError || e instanceof TopologyError || e instanceof OutputsError || e instanceof TreeError) {
-      error(`error: ${e.message}`);
-      return 1;
-    }
-    throw e;
+    return reportError(e, { log, error }, USAGE, [TopologyError, OutputsError, TreeError]);
   }
 }
 

@@ -36,7 +36,7 @@ describe("npm run generate", () => {
     const bad = path.join(root, "outputs.json");
     fs.writeFileSync(bad, "{ not json");
     const r = run([...base().slice(0, 2), "--outputs", bad, "--out", path.join(root, "ansible")]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toMatch(new RegExp(`^error: ${bad}: is not valid JSON .*cdktf deploy --outputs-file`));
     expect(fs.existsSync(path.join(root, "ansible"))).toBe(false);
   });
@@ -49,7 +49,7 @@ describe("npm run generate", () => {
     const partial = path.join(root, "partial.json");
     fs.writeFileSync(partial, JSON.stringify(outputs));
     const r = run([...base().slice(0, 2), "--outputs", partial, "--out", path.join(root, "ansible")]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toContain("host witness-lon1-1 of the topology is missing");
     expect(snapshot(path.join(root, "ansible"))).toEqual(before);
   });
@@ -60,7 +60,7 @@ describe("npm run generate", () => {
     const wrong = path.join(root, "wrong.json");
     fs.writeFileSync(wrong, JSON.stringify(outputs));
     const r = run([...base().slice(0, 2), "--outputs", wrong, "--out", path.join(root, "ansible")]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toBe(`error: ${wrong}: hosts.pg-nyc1-1.private_ipv4 must be inside nyc1's VPC 10.219.0.0/20, got "10.219.16.99"`);
     expect(fs.existsSync(path.join(root, "ansible"))).toBe(false);
   });
@@ -68,7 +68,15 @@ describe("npm run generate", () => {
   it("names a missing outputs file and an unknown argument", () => {
     expect(run(["--outputs", path.join(root, "nope.json"), "--out", path.join(root, "x")]).err).toMatch(/nope\.json: file not found/);
     const r = run(["--output", "x"]);
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(/unknown argument --output\nusage: npm run generate/);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error: Unknown option '--output'.*\nusage: npm run generate/);
+  });
+
+  it("follows the shared CLI convention: --help prints the usage and exits 0, a value-less flag exits 2", () => {
+    const help = run(["--help"]);
+    expect([help.code, help.out, help.err]).toEqual([0, "usage: npm run generate -- [--topology FILE] [--outputs FILE] [--out DIR] [--help]", ""]);
+    const r = run(["--topology"]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^error: Option '--topology <value>' argument missing\nusage: npm run generate/);
   });
 });
