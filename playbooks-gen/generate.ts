@@ -20,6 +20,7 @@ import { commonRole, etcdRole, haproxyRole } from "./roles/base";
 import { failoverHookRole } from "./roles/failover";
 import { alertmanagerRole, prometheusRole } from "./roles/monitoring";
 import { patroniRole } from "./roles/patroni";
+import { pkiRole } from "./roles/pki";
 import { redisRole, sentinelRole } from "./roles/redis";
 import { roleFiles } from "./roles/role";
 import { VAULT_VARIABLES } from "./roles/vault";
@@ -29,7 +30,7 @@ import { groupVarsView } from "./views/groupvars";
 import { hostVarsView, inventoryView } from "./views/inventory";
 import { failoverPlaybookFile, promoteRegionPlaybook, regionFailoverPlaybook, sitePlaybook, tierPlaybook, tierPlaybooks } from "./views/playbooks";
 
-export const ROLES = [commonRole, etcdRole, patroniRole, redisRole, sentinelRole, haproxyRole, appRole, prometheusRole, alertmanagerRole, failoverHookRole];
+export const ROLES = [commonRole, pkiRole, etcdRole, patroniRole, redisRole, sentinelRole, haproxyRole, appRole, prometheusRole, alertmanagerRole, failoverHookRole];
 
 const ANSIBLE_CFG = `[defaults]
 inventory = inventory/hosts.yml

@@ -32,6 +32,13 @@ export interface RenderEnv {
   readonly postgresBinDir: string;
   /** Source networks allowed in pg_hba (production: the VPC ranges; lab: 127.0.0.0/8). */
   readonly clientNetworks: readonly string[];
+  /** Networks the PostgreSQL superuser may log in from over TCP (TLS, scram). Production: none, the
+   * superuser is local only (Patroni and the playbooks use the Unix socket). The lab: its own clients'
+   * address, which stands for the operator's shell on the database host. */
+  readonly superuserNetworks: readonly string[];
+  /** The host's certificate, key and the deployment CA's certificate (production: issued by the
+   * playbooks' `pki` role from the controller's CA; the lab makes its own CA with openssl). */
+  tls(host: Host): TlsFiles;
   /** WAL archive command (optional); default pgBackRest `archive-push` to the Spaces bucket. The lab,
    * which has no bucket, may pass e.g. "/bin/true" so WAL does not pile up. */
   readonly archiveCommand?: string;
@@ -48,6 +55,24 @@ export interface RenderEnv {
    * its stand-in that resets the host as softdog would. */
   watchdog?(host: Host): WatchdogEnv;
 }
+
+export interface TlsFiles {
+  /** The deployment CA's certificate: every server and client verifies its peers against it. The same
+   * path on every host. */
+  readonly caFile: string;
+  /** This host's certificate (SANs: its name, its private address, 127.0.0.1 and localhost). */
+  readonly certFile: string;
+  /** This host's private key: made on the host, never leaves it. */
+  readonly keyFile: string;
+}
+
+/** Where the playbooks put every host's TLS files (Debian's ssl-cert layout: the key group-readable by
+ * ssl-cert, whose members are the services that present it). */
+export const PRODUCTION_TLS: TlsFiles = {
+  caFile: "/etc/ssl/shop/ca.crt",
+  certFile: "/etc/ssl/shop/host.crt",
+  keyFile: "/etc/ssl/private/shop-host.key",
+};
 
 export interface WatchdogEnv {
   readonly device: string;
@@ -102,5 +127,7 @@ export function productionRenderEnv(t: Topology): RenderEnv {
     paths: (host) => productionPaths(t, host),
     postgresBinDir: `/usr/lib/postgresql/${t.database.postgresVersion}/bin`,
     clientNetworks: networks,
+    superuserNetworks: [],
+    tls: () => PRODUCTION_TLS,
   };
 }

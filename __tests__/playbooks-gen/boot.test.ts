@@ -14,6 +14,7 @@ import type { RenderEnv } from "../../playbooks-gen/render-env";
 import * as yaml from "js-yaml";
 import { generateTree } from "../../playbooks-gen/generate";
 import { requireDebianPackages } from "../support/debian";
+import { LabPki } from "../../lab/backends/loopback/pki";
 import { ansibleConditions } from "./ansible-eval";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs } from "./fixtures";
 
@@ -34,6 +35,8 @@ function testEnv(root: string): RenderEnv {
     }),
     postgresBinDir: "/usr/lib/postgresql/15/bin",
     clientNetworks: ["127.0.0.0/8"],
+    superuserNetworks: [],
+    tls: (h) => ({ caFile: path.join(root, "pki", "ca.crt"), certFile: path.join(dir(h), "tls", "host.crt"), keyFile: path.join(dir(h), "tls", "host.key") }),
     archiveCommand: "/bin/true",
   };
 }
@@ -62,6 +65,9 @@ describe("rendered etcd and Patroni configs boot", () => {
     requireDebianPackages(["etcd-server", "etcd-client", "patroni", "postgresql-15", "redis-server", "redis-sentinel"]);
     root = fs.mkdtempSync(path.join(os.tmpdir(), "boot-"));
     env = testEnv(root);
+    // The deployment's CA and every host's certificate, as the pki role (production) or the lab makes them.
+    const pki = new LabPki(path.join(root, "pki"));
+    for (const h of hosts) pki.issue(path.dirname(env.tls(h).certFile), h.name, [address(h.name)]);
     for (const host of hostsRunning(t, "etcd")) {
       const config = path.join(root, host.name, "etcd.yml");
       fs.mkdirSync(path.dirname(config), { recursive: true });

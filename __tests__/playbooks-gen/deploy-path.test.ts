@@ -168,7 +168,7 @@ describe("Patroni: the primary region holds the primary after a fresh deploy", (
 
   it("waits for a running leader in the DCS, so a re-run after a failover does not wait for the bootstrap node to lead", () => {
     const wait = service.find((task) => task.name === "Wait until its cluster has a running leader")!;
-    expect(wait["ansible.builtin.uri"]).toEqual({ url: "http://127.0.0.1:{{ patroni_restapi_port }}/cluster" });
+    expect(wait["ansible.builtin.uri"]).toEqual({ url: "https://127.0.0.1:{{ patroni_restapi_port }}/cluster", ca_path: "/etc/ssl/shop/ca.crt" });
     const members = (...roles: Array<[string, string]>) => ({ status: 200, json: { members: roles.map(([role, state], i) => ({ name: `pg-${i}`, role, state })) } });
     const cases: Array<[unknown, boolean]> = [
       [members(["leader", "running"]), true],

@@ -8,7 +8,9 @@ import * as os from "os";
 import * as path from "path";
 import type { Topology } from "../../lib/model/types";
 import { renderFailoverHookConfig, renderFailoverHookScript } from "../../playbooks-gen/render/failover";
-import { productionRenderEnv, type RenderEnv } from "../../playbooks-gen/render-env";
+import { PRODUCTION_TLS, productionRenderEnv, type RenderEnv } from "../../playbooks-gen/render-env";
+import * as https from "https";
+import { LabPki } from "../../lab/backends/loopback/pki";
 import { example, standbyExample } from "./fixtures";
 
 const LOST = "127.0.77.201:18008"; // nobody listens here: the lost region
@@ -27,12 +29,15 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, timeout
 describe("failover hook", () => {
   let dir: string;
   let hook: ChildProcess | undefined;
-  const servers: http.Server[] = [];
+  /** The deployment's CA the hook verifies Patroni's certificates against. */
+  let pki: LabPki;
+  const servers: Array<http.Server | https.Server> = [];
   const callLog = () => path.join(dir, "calls.log");
   const calls = () => (fs.existsSync(callLog()) ? fs.readFileSync(callLog(), "utf8").trim().split("\n") : []);
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "hook-"));
+    pki = new LabPki(path.join(dir, "pki"));
   });
   afterEach(async () => {
     hook?.kill("SIGKILL");
@@ -41,8 +46,10 @@ describe("failover hook", () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  async function listen(handler: http.RequestListener, host = "127.0.0.1", port = 0): Promise<number> {
-    const server = http.createServer(handler);
+  /** A local server; with `ca`, HTTPS with a certificate for `host` from that CA (a Patroni REST API). */
+  async function listen(handler: http.RequestListener, host = "127.0.0.1", port = 0, ca?: LabPki): Promise<number> {
+    const tls = ca?.issue(path.join(dir, `tls-${host}-${servers.length}`), host, [host]);
+    const server = tls ? https.createServer({ cert: fs.readFileSync(tls.certFile), key: fs.readFileSync(tls.keyFile) }, handler) : http.createServer(handler);
     servers.push(server);
     await new Promise<void>((r) => server.listen(port, host, r));
     return (server.address() as AddressInfo).port;
@@ -67,7 +74,7 @@ describe("failover hook", () => {
     fs.writeFileSync(path.join(dir, "patronictl"), `#!/bin/sh\necho "$*" | sed 's/^-c [^ ]* //' >> ${callLog()}\n[ "$3" = list ] && echo '${JSON.stringify(roles.map((Role) => ({ Role })))}'\nexit 0\n`, { mode: 0o755 });
     const port = 20000 + (process.pid % 20000);
     // Listen address, settings directory and API come from the RenderEnv, as in the lab.
-    const env: RenderEnv = { ...productionRenderEnv(t), failoverHook: { listen: `127.0.77.1:${port}`, dir, apiUrl: `http://127.0.0.1:${api}` } };
+    const env: RenderEnv = { ...productionRenderEnv(t), tls: () => ({ ...PRODUCTION_TLS, caFile: pki.caFile }), failoverHook: { listen: `127.0.77.1:${port}`, dir, apiUrl: `http://127.0.0.1:${api}` } };
     fs.writeFileSync(path.join(dir, "digitalocean-token"), "stand-in-token\n");
     fs.writeFileSync(path.join(dir, "webhook-token"), `${HOOK_TOKEN}\n`);
     const ini = renderFailoverHookConfig(t, env)
@@ -182,13 +189,25 @@ describe("failover hook", () => {
   });
 
   it("does nothing while a node of the primary region still answers", async () => {
-    const alivePort = await listen((_req, res) => res.writeHead(503).end(), ALIVE);
+    const alivePort = await listen((_req, res) => res.writeHead(503).end(), ALIVE, 0, pki);
     const url = await startHook(example(), `${LOST},${ALIVE}:${alivePort}`, ["Replica"]);
     let output = "";
     hook!.stdout!.on("data", (d) => { output += String(d); });
     await postAlert(url, "PatroniNoLeader");
     await until("the hook's verdict", () => output.includes("not confirmed"), 10_000);
     expect(output).toContain(`not confirmed: ${ALIVE}:${alivePort} still answer`);
+    expect(calls()).toEqual([]);
+  });
+
+  it("counts a node whose certificate comes from another CA as answering: a TLS failure never confirms a region lost", async () => {
+    const rogue = new LabPki(path.join(dir, "rogue"), "another CA");
+    const port = await listen((_req, res) => res.writeHead(200).end(), ALIVE, 0, rogue);
+    const url = await startHook(example(), `${ALIVE}:${port}`, ["Replica"]);
+    let output = "";
+    hook!.stdout!.on("data", (d) => { output += String(d); });
+    await postAlert(url, "PatroniNoLeader");
+    await until("the hook's verdict", () => output.includes("not confirmed"), 10_000);
+    expect(output).toMatch(new RegExp(`${ALIVE}:${port} answers with a certificate that does not verify: .*CERTIFICATE_VERIFY_FAILED`));
     expect(calls()).toEqual([]);
   });
 });

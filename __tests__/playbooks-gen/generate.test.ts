@@ -116,7 +116,7 @@ describe("generateTree (example topology and outputs)", () => {
   it("imports one playbook per tier in dependency order", () => {
     const site = yaml.load(tree["site.yml"]) as Array<Record<string, string>>;
     expect(site.map((p) => p["ansible.builtin.import_playbook"])).toEqual([
-      "playbooks/common.yml", "playbooks/etcd.yml", "playbooks/postgres.yml", "playbooks/redis.yml",
+      "playbooks/common.yml", "playbooks/pki.yml", "playbooks/etcd.yml", "playbooks/postgres.yml", "playbooks/redis.yml",
       "playbooks/balancers.yml", "playbooks/app.yml", "playbooks/workers.yml", "playbooks/monitoring.yml",
     ]);
   });
@@ -124,7 +124,10 @@ describe("generateTree (example topology and outputs)", () => {
   it("gives the app its database through the local HAProxy and Redis through Sentinel", () => {
     const env = (yaml.load(tree["playbooks/roles/app/tasks/configure.yml"]) as Array<Record<string, Record<string, string>>>)
       .find((task) => task.name as unknown as string === "Write the environment from Vault")!["ansible.builtin.copy"].content;
-    expect(env).toContain("@127.0.0.1:{{ app_database_primary_port }}/");
+    expect(env).toContain("@127.0.0.1:{{ app_database_primary_port }}/{{ app_database_name }}?{{ app_database_tls }}\n");
+    expect(env).toContain("@127.0.0.1:{{ app_database_replicas_port }}/{{ app_database_name }}?{{ app_database_tls }}\n");
+    // TLS through HAProxy's passthrough: the server's certificate verified against the deployment CA.
+    expect((yaml.load(tree["playbooks/roles/app/defaults/main.yml"]) as Record<string, unknown>).app_database_tls).toBe("sslmode=verify-ca&sslrootcert=/etc/ssl/shop/ca.crt");
     const app = yaml.load(tree["inventory/group_vars/app.yml"]) as Record<string, unknown>;
     expect(app).toMatchObject({ app_database_primary_port: 5000, app_redis_sentinels: "redis-nyc1-1:26379,redis-ams3-1:26379,witness-lon1-1:26379", app_version: "v1.4.2" });
   });

@@ -12,6 +12,7 @@ import { renderRedisConfig, renderSentinelConfig } from "../../playbooks-gen/ren
 import { productionRenderEnv } from "../../playbooks-gen/render-env";
 import { MARKER } from "../../playbooks-gen/engine/marker";
 import { requireDebianPackages } from "../support/debian";
+import { LabPki } from "../../lab/backends/loopback/pki";
 import { parseTopology } from "../../lib/model/load";
 import { example, EXAMPLE_TOPOLOGY, hostNamed } from "./fixtures";
 
@@ -86,17 +87,46 @@ describe("service config renderers (production env, example topology)", () => {
       expect(lab.watchdog).toEqual({ mode: "automatic", device: "/lab/run/watchdog", driver: "testing", safety_margin: 4 });
     });
 
-    it("allows only the VPC ranges, with scram-sha-256, in both pg_hba lists", () => {
+    it("allows only the VPC ranges, over TLS with scram-sha-256, in both pg_hba lists", () => {
       const config = load("pg-nyc1-1");
       expect(config.bootstrap.pg_hba).toEqual(config.postgresql.pg_hba);
-      const remote = (config.postgresql.pg_hba as string[]).filter((l) => l.startsWith("host "));
-      expect(remote.every((l) => l.endsWith(" scram-sha-256"))).toBe(true);
-      expect(remote.join("\n")).toContain("10.219.16.0/20");
-      expect(remote.join("\n")).not.toMatch(/0\.0\.0\.0\/0|trust|md5/);
+      const tcp = (config.postgresql.pg_hba as string[]).filter((l) => !l.startsWith("local "));
+      // Every TCP rule but the superuser's refusal is hostssl: a plain-text connection matches none.
+      expect(tcp.filter((l) => !l.startsWith("hostssl ")).every((l) => l.endsWith(" reject"))).toBe(true);
+      expect(tcp.filter((l) => l.startsWith("hostssl ")).every((l) => l.endsWith(" scram-sha-256"))).toBe(true);
+      expect(tcp.join("\n")).toContain("hostssl all all 10.219.16.0/20 scram-sha-256");
+      expect(tcp.join("\n")).not.toMatch(/0\.0\.0\.0\/0|trust|md5|password/);
+    });
+
+    it("keeps the superuser local: the socket only, every TCP login refused before any other rule", () => {
+      const hba = load("pg-nyc1-1").postgresql.pg_hba as string[];
+      expect(hba.filter((l) => / postgres /.test(l))).toEqual(["local all postgres peer", "host all postgres all reject"]);
+      expect(hba.indexOf("host all postgres all reject")).toBeLessThan(hba.findIndex((l) => l.startsWith("hostssl")));
+      // The lab lets its own clients' address in as the superuser, over TLS, and nothing else.
+      const lab = yaml.load(renderPatroniConfig(t, hostNamed(t, "pg-nyc1-1"), { ...env, superuserNetworks: ["127.0.0.1/32"] })) as { postgresql: { pg_hba: string[] } };
+      expect(lab.postgresql.pg_hba.filter((l) => / postgres /.test(l))).toEqual(["local all postgres peer", "hostssl all postgres 127.0.0.1/32 scram-sha-256", "host all postgres all reject"]);
     });
 
     it("lets the replicator connect from the node itself, so Patroni can read a replica's timeline", () => {
-      expect(load("pg-ams3-1").postgresql.pg_hba).toContain("host replication replicator 127.0.0.1/32 scram-sha-256");
+      expect(load("pg-ams3-1").postgresql.pg_hba).toContain("hostssl replication replicator 127.0.0.1/32 scram-sha-256");
+    });
+
+    it("turns TLS on with the host's certificate, TLS 1.2 at least, and verifies the CA on replication and rewind", () => {
+      const config = load("pg-nyc1-1");
+      expect(config.postgresql.parameters).toMatchObject({
+        ssl: "on", ssl_cert_file: "/etc/ssl/shop/host.crt", ssl_key_file: "/etc/ssl/private/shop-host.key", ssl_ca_file: "/etc/ssl/shop/ca.crt",
+        ssl_min_protocol_version: "TLSv1.2", password_encryption: "scram-sha-256",
+      });
+      for (const user of ["replication", "rewind"]) {
+        expect(config.postgresql.authentication[user]).toMatchObject({ sslmode: "verify-ca", sslrootcert: "/etc/ssl/shop/ca.crt" });
+      }
+    });
+
+    it("serves the REST API over HTTPS, asking for a client certificate from the CA (Patroni requires one on state changes)", () => {
+      expect(load("pg-nyc1-1").restapi).toEqual({
+        listen: "0.0.0.0:8008", connect_address: "pg-nyc1-1:8008",
+        certfile: "/etc/ssl/shop/host.crt", keyfile: "/etc/ssl/private/shop-host.key", cafile: "/etc/ssl/shop/ca.crt", verify_client: "optional",
+      });
     });
 
     it("names users but carries no passwords", () => {
@@ -121,7 +151,8 @@ describe("service config renderers (production env, example topology)", () => {
 
     it("routes :5000 to the primary and :5001 to replicas within the lag bound", () => {
       expect(text).toContain("bind 127.0.0.1:5000");
-      expect(text).toContain("http-check send meth GET uri /primary");
+      // OPTIONS: Patroni writes the status line only (a GET's body met a closed TLS connection).
+      expect(text).toContain("http-check send meth OPTIONS uri /primary");
       expect(text).toContain("bind 127.0.0.1:5001");
       expect(text).toContain("uri /replica?lag=1048576");
     });
@@ -138,10 +169,19 @@ describe("service config renderers (production env, example topology)", () => {
       expect(text).not.toMatch(/^ {4}retries [1-9]/m);
     });
 
+    it("checks Patroni over TLS, verifying its certificate against the deployment CA, and passes PostgreSQL's TLS through", () => {
+      const servers = text.split("\n").filter((l) => /^ {4}server /.test(l));
+      expect(servers.length).toBe(2 * hostsRunning(t, "patroni").length);
+      for (const l of servers) expect(l).toMatch(/ check port 8008 check-ssl verify required ca-file \/etc\/ssl\/shop\/ca\.crt$/);
+      expect(text).not.toMatch(/ ssl verify| crt /);
+    });
+
     it("passes haproxy -c", () => {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "haproxy-"));
       try {
-        fs.writeFileSync(path.join(dir, "haproxy.cfg"), text);
+        // The CA file must exist: on the hosts the pki role installs it before HAProxy's config.
+        const ca = new LabPki(path.join(dir, "pki")).caFile;
+        fs.writeFileSync(path.join(dir, "haproxy.cfg"), text.split("/etc/ssl/shop/ca.crt").join(ca));
         execFileSync("haproxy", ["-c", "-f", path.join(dir, "haproxy.cfg")], { stdio: "pipe", timeout: 20_000 });
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });

@@ -16,6 +16,9 @@ export interface PgTarget {
   readonly password: string;
   /** @default "postgres" */
   readonly database?: string;
+  /** The deployment CA's certificate: the connection then uses TLS and verifies the server's
+   * certificate against it (sslmode=verify-ca, as the app does through HAProxy). */
+  readonly sslRootCert?: string;
 }
 
 /** A Redis server or Sentinel the drill process connects to directly (RESP), and the ACL user it

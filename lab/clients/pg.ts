@@ -12,7 +12,13 @@ export const postgresBinDir = (version: number) => `/usr/lib/postgresql/${versio
 export const PG_CLIENT_BIN_DIR = postgresBinDir(Math.max(...SUPPORTED_POSTGRES_VERSIONS));
 
 export function dsn(t: PgTarget): string {
-  return `host=${t.host} port=${t.port} user=${t.user} password=${t.password} dbname=${t.database ?? "postgres"}`;
+  const tls = t.sslRootCert ? ` sslmode=verify-ca sslrootcert=${t.sslRootCert}` : "";
+  return `host=${t.host} port=${t.port} user=${t.user} password=${t.password} dbname=${t.database ?? "postgres"}${tls}`;
+}
+
+/** libpq's environment for `t`'s TLS settings (psql). */
+function tlsEnv(t: PgTarget): Record<string, string> {
+  return t.sslRootCert ? { PGSSLMODE: "verify-ca", PGSSLROOTCERT: t.sslRootCert } : {};
 }
 
 /** Runs SQL with psql; resolves to the unaligned, tuples-only output lines. */
@@ -20,7 +26,7 @@ export function sql(t: PgTarget, query: string, timeoutMs = 10_000): Promise<str
   return new Promise((resolve, reject) => {
     execFile(path.join(PG_CLIENT_BIN_DIR, "psql"),
       ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", t.host, "-p", String(t.port), "-U", t.user, "-d", t.database ?? "postgres", "-c", query],
-      { env: { ...process.env, PGPASSWORD: t.password, PGCONNECT_TIMEOUT: "2" }, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 },
+      { env: { ...process.env, PGPASSWORD: t.password, PGCONNECT_TIMEOUT: "2", ...tlsEnv(t) }, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (err) reject(new Error(`psql ${t.host}:${t.port}: ${stderr.trim() || err.message}`));
         else resolve(stdout.split("\n").filter((l) => l !== ""));

@@ -1,6 +1,7 @@
 // The shop itself (web units on app hosts, worker units on worker hosts): a pinned checkout, a build,
 // an environment file from Vault, systemd units, and a health check.
 import { redisUser } from "../views/redis-acl";
+import { PRODUCTION_TLS } from "../render-env";
 import { directory, handler, secretFile, SHARED_FILES, type Role } from "./role";
 
 export const APP_ENV_FILE = "/etc/shop/app.env";
@@ -26,6 +27,9 @@ export const appRole: Role = {
     { name: "app_database_user", type: "str", default: "shop", description: "Database user." },
     { name: "app_database_primary_port", type: "int", default: 5000, description: "Local HAProxy port routing to the Patroni primary." },
     { name: "app_database_replicas_port", type: "int", default: 5001, description: "Local HAProxy port routing to replicas." },
+    // HAProxy passes TLS through (mode tcp), so the app verifies the database node's certificate against
+    // the deployment CA (verify-ca: which node answers on 127.0.0.1 is HAProxy's choice).
+    { name: "app_database_tls", type: "str", default: `sslmode=verify-ca&sslrootcert=${PRODUCTION_TLS.caFile}`, description: "TLS parameters of the database URLs: verify the server's certificate against the deployment CA." },
     { name: "app_redis_sentinels", type: "str", default: "", description: "Comma-separated Sentinel addresses host:port." },
     { name: "app_redis_master_name", type: "str", default: "", description: "Name to ask Sentinel for the Redis primary by." },
     { name: "app_systemd_units", type: "list", default: [], description: "Units this host runs: shop-app (web) or shop-worker." },
@@ -43,8 +47,8 @@ export const appRole: Role = {
     },
     directory("Create the environment directory", "/etc/shop", "root", "0755"),
     secretFile("Write the environment from Vault", "{{ app_env_file }}", [
-      "DATABASE_URL=postgresql://{{ app_database_user }}:{{ vault_app_database_password | urlencode }}@127.0.0.1:{{ app_database_primary_port }}/{{ app_database_name }}",
-      "DATABASE_REPLICA_URL=postgresql://{{ app_database_user }}:{{ vault_app_database_password | urlencode }}@127.0.0.1:{{ app_database_replicas_port }}/{{ app_database_name }}",
+      "DATABASE_URL=postgresql://{{ app_database_user }}:{{ vault_app_database_password | urlencode }}@127.0.0.1:{{ app_database_primary_port }}/{{ app_database_name }}?{{ app_database_tls }}",
+      "DATABASE_REPLICA_URL=postgresql://{{ app_database_user }}:{{ vault_app_database_password | urlencode }}@127.0.0.1:{{ app_database_replicas_port }}/{{ app_database_name }}?{{ app_database_tls }}",
       "REDIS_SENTINELS={{ app_redis_sentinels }}",
       "REDIS_SENTINEL_MASTER={{ app_redis_master_name }}",
       // The app's own Redis user, on the Redis servers and on the Sentinels (SENTINEL SET/FAILOVER refused).

@@ -13,7 +13,9 @@ export const commonRole: Role = {
     { name: "common_etc_hosts_block", type: "str", default: "", description: "Lines `<private IP> <host name>` for every host of the deployment." },
     // acl: Ansible hands a module to an unprivileged become_user (postgres, shop) through setfacl when it
     // cannot pipe it; bare Debian 12 lacks it, and common runs before any role that becomes such a user.
-    { name: "common_packages", type: "list", default: ["acl", "ca-certificates", "curl", "prometheus-node-exporter"], description: "Packages every host gets (acl first: later roles become unprivileged users)." },
+    // python3-cryptography: community.crypto makes the host's key and signing request on the host;
+    // ssl-cert: the group that may read host keys under /etc/ssl/private.
+    { name: "common_packages", type: "list", default: ["acl", "ca-certificates", "curl", "prometheus-node-exporter", "python3-cryptography", "ssl-cert"], description: "Packages every host gets (acl first: later roles become unprivileged users)." },
   ],
   // Without recommends: the node exporter's recommended textfile collectors pull in smartmontools,
   // nvme-cli, ipmitool and SNMP on every droplet, and nvmf-autoconnect.service then fails without NVMe-oF.

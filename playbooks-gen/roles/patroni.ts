@@ -1,19 +1,23 @@
 // Patroni + PostgreSQL 15 + pgBackRest + postgres exporter on the database hosts.
 import { PORTS } from "../../lib/model/ports";
+import { PRODUCTION_TLS } from "../render-env";
+import { SSL_CERT_GROUP } from "./pki";
 import { apt, copyFile, directory, handler, HOST_FILES, secretFile, SHARED_FILES, started, type Role, type Task } from "./role";
 
 export const PATRONI_CONFIG_FILE = "/etc/patroni/config.yml"; // the path Debian's patroni.service runs
 export const PATRONI_ENV_FILE = "/etc/patroni_env.conf"; // the EnvironmentFile Debian's patroni.service reads
 
+/** This node's Patroni REST API: HTTPS, its certificate names 127.0.0.1 and comes from the deployment CA. */
+const restapi = "https://127.0.0.1:{{ patroni_restapi_port }}";
 const asPostgres = { become: true, become_user: "postgres" };
 const onPrimary = "patroni_primary_check.status == 200";
 const backupJob = (type: string) =>
-  `curl -sf -o /dev/null http://127.0.0.1:{{ patroni_restapi_port }}/primary && pgbackrest --stanza={{ patroni_scope }} --type=${type} backup`;
+  `curl -sf -o /dev/null --cacert ${PRODUCTION_TLS.caFile} ${restapi}/primary && pgbackrest --stanza={{ patroni_scope }} --type=${type} backup`;
 
 const sqlTasks: Task[] = [
   {
     name: "Ask Patroni whether this node is the primary",
-    "ansible.builtin.uri": { url: "http://127.0.0.1:{{ patroni_restapi_port }}/primary", status_code: [200, 503] },
+    "ansible.builtin.uri": { url: `${restapi}/primary`, ca_path: PRODUCTION_TLS.caFile, status_code: [200, 503] },
     register: "patroni_primary_check",
   },
   {
@@ -70,7 +74,7 @@ const startTasks: Task[] = START_WAVES.flatMap(([wave, name]) => [
   { ...started(name, "patroni"), when: `patroni_start_wave == ${wave}` },
   ...(wave < 3 ? [{
     name: "Wait until its cluster has a running leader",
-    "ansible.builtin.uri": { url: "http://127.0.0.1:{{ patroni_restapi_port }}/cluster" },
+    "ansible.builtin.uri": { url: `${restapi}/cluster`, ca_path: PRODUCTION_TLS.caFile },
     register: "patroni_cluster", until: CLUSTER_HAS_LEADER, retries: 60, delay: 5, when: `patroni_start_wave == ${wave}`,
   }] : []),
 ]);
@@ -141,6 +145,10 @@ export const patroniRole: Role = {
   ],
   configure: [
     directory("Give the data volume to postgres", "{{ patroni_volume_mount }}", "postgres", "0755"),
+    // PostgreSQL and Patroni's REST API present the host's certificate; its key is root:ssl-cert 0640.
+    // postgresql-common already adds postgres to ssl-cert when the package is installed (common installs
+    // ssl-cert first); this keeps it so. A Patroni started before that needs a restart to read the key.
+    { name: "Let postgres read the host's TLS key", "ansible.builtin.user": { name: "postgres", groups: [SSL_CERT_GROUP], append: true } },
     directory("Create the Patroni config directory", "/etc/patroni", "root", "0755"),
     // Owned by postgres, not root, so Patroni can move a failed data directory aside and pg_basebackup
     // can create a new one there (remove_data_directory_on_rewind_failure rebuilds a replica).
@@ -168,15 +176,17 @@ export const patroniRole: Role = {
       "repo1-s3-key-secret={{ vault_pgbackrest_s3_key_secret }}",
       "repo1-cipher-pass={{ vault_pgbackrest_cipher_pass }}",
     ], { group: "postgres", mode: "0640" }),
+    // Through the Unix socket: the exporter runs beside PostgreSQL, so nothing of it crosses a network,
+    // and TCP would need TLS (pg_hba has only hostssl rules). sslmode=disable applies to the socket only.
     secretFile("Write the exporter's connection string from Vault", "/etc/default/prometheus-postgres-exporter", [
-      "DATA_SOURCE_NAME=\"postgresql://postgres_exporter:{{ vault_postgres_exporter_password | urlencode }}@127.0.0.1:5432/postgres?sslmode=disable\"",
+      "DATA_SOURCE_NAME=\"postgresql://postgres_exporter:{{ vault_postgres_exporter_password | urlencode }}@/postgres?host={{ patroni_socket_dir | urlencode }}&sslmode=disable\"",
     ], { mode: "0600", notify: "Restart postgres exporter" }),
   ],
   service: [
     ...startTasks,
     {
       name: "Wait until PostgreSQL runs under Patroni",
-      "ansible.builtin.uri": { url: "http://127.0.0.1:{{ patroni_restapi_port }}/health" },
+      "ansible.builtin.uri": { url: `${restapi}/health`, ca_path: PRODUCTION_TLS.caFile },
       register: "patroni_health", until: "patroni_health.status == 200", retries: 60, delay: 5,
     },
     ...sqlTasks,

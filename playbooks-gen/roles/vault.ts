@@ -6,6 +6,7 @@ export const VAULT_VARIABLES: ReadonlyArray<readonly [name: string, description:
   ["vault_patroni_superuser_password", "PostgreSQL superuser (postgres) password, used by Patroni."],
   ["vault_patroni_replication_password", "Password of the replication user (replicator)."],
   ["vault_patroni_rewind_password", "Password of the pg_rewind user (rewind_user)."],
+  ["vault_ca_key_passphrase", "Passphrase the deployment CA's key is encrypted with, on the controller (pki_ca_dir)."],
   ["vault_patroni_restapi_password", "Password for Patroni's REST API write endpoints (user patroni)."],
   ["vault_app_database_password", "Password of the app's database user."],
   ["vault_postgres_exporter_password", "Password of the postgres_exporter monitoring user."],

@@ -1,5 +1,6 @@
 // The failover hook: which region it watches, which cluster it changes, and how it fences.
 import type { Topology } from "../../lib/model/types";
+import { hostsOf } from "../../lib/model/hosts";
 import { patroniScope, tierRegionTag } from "../../lib/model/naming";
 import { PORTS } from "../../lib/model/ports";
 import { failoverConfirmations, presetOf } from "../../lib/model/timing";
@@ -22,6 +23,11 @@ export const FAILOVER_HOOK_USER = "shop-failover-hook";
 export const DIGITALOCEAN_API_URL = "https://api.digitalocean.com";
 /** How long the hook waits for the power-off actions to complete before giving up (no promotion). */
 export const FENCE_TIMEOUT_SECONDS = 120;
+
+/** The deployment CA's certificate, the same path on every host (here: the hook's). */
+function deploymentCaFile(t: Topology, env: RenderEnv): string {
+  return env.tls(hostsOf(t)[0]).caFile;
+}
 
 /** The hook's listen address, settings directory and API: production's unless the env says otherwise. */
 export function failoverHookEnv(env: RenderEnv): FailoverHookEnv {
@@ -70,6 +76,8 @@ export function failoverHookView(t: Topology, env: RenderEnv) {
     token_file: `${hook.dir}/${FAILOVER_HOOK_TOKEN_NAME}`,
     auth_token_file: `${hook.dir}/${FAILOVER_HOOK_AUTH_NAME}`,
     fence_timeout_seconds: FENCE_TIMEOUT_SECONDS,
+    // The hook verifies the Patroni REST APIs' certificates against the deployment CA.
+    ca_file: deploymentCaFile(t, env),
   };
 }
 
@@ -79,6 +87,7 @@ export function failoverPatronictlView(t: Topology, env: RenderEnv) {
   const region = survivingRegion(t);
   return {
     scope: patroniScope(t, region),
+    ca_file: deploymentCaFile(t, env),
     etcd_hosts: etcdClusterOf(t, region).map((h) => `${env.addressOf(h.name)}:${PORTS.etcdClient}`),
   };
 }

@@ -5,6 +5,7 @@ import { PORTS } from "../../lib/model/ports";
 import { presetOf } from "../../lib/model/timing";
 import type { Topology } from "../../lib/model/types";
 import type { RenderEnv } from "../render-env";
+import { CERT_NOT_AFTER_METRIC, PKI_RENEW_DAYS } from "../roles/pki";
 import { ALERTMANAGER_HOOK_TOKEN_FILE, FAILOVER_HOOK_LISTEN, failoverHookNeeded } from "./failover";
 
 export const PROMETHEUS_RULES_DIR = "/etc/prometheus/rules";
@@ -37,7 +38,7 @@ export const PATRONI_PROBE_INTERVAL = "5s";
 export function prometheusView(t: Topology, env: RenderEnv) {
   const targets = (service: Service, port: number) => byRegion(t, hostsRunning(t, service), (h) => `${env.addressOf(h.name)}:${port}`);
   const scope = (region: string) => ({ scope: patroniScope(t, region) });
-  const patroni = (path: string) => byRegion(t, hostsRunning(t, "patroni"), (h) => `http://${env.addressOf(h.name)}:${PORTS.patroniApi}${path}`, scope);
+  const patroni = (path: string) => byRegion(t, hostsRunning(t, "patroni"), (h) => `https://${env.addressOf(h.name)}:${PORTS.patroniApi}${path}`, scope);
   return {
     deployment: namePrefix(t),
     alertmanagers: hostsRunning(t, "alertmanager").map((h) => `${env.addressOf(h.name)}:${PORTS.alertmanager}`),
@@ -65,6 +66,9 @@ export function alertRulesView(t: Topology) {
     // Longer than one TTL, so a normal failover (leader key expiry, then promotion) does not page.
     no_leader_for: `${patroni.ttl * 2}s`,
     max_lag_bytes: t.database.maximumLagOnFailoverBytes,
+    // The pki role's metric, and the renewal window its runs use.
+    cert_metric: CERT_NOT_AFTER_METRIC,
+    cert_renew_days: PKI_RENEW_DAYS,
   };
 }
 

@@ -21,6 +21,8 @@ export function tierPlaybooks(t: Topology): readonly TierPlaybook[] {
 
 const TIER_PLAYBOOKS: readonly TierPlaybook[] = [
   { file: "common.yml", plays: [["Prepare every host", "all", "common"]] },
+  // Before any service: every TLS listener and client below needs its host's certificate.
+  { file: "pki.yml", plays: [["Issue every host's certificate from the deployment's CA", "all", "pki"]] },
   { file: "etcd.yml", plays: [["Run the etcd cluster", "etcd_cluster", "etcd"]] },
   { file: "postgres.yml", plays: [["Run PostgreSQL under Patroni", "postgres_cluster", "patroni"]] },
   { file: "redis.yml", plays: [["Run Redis", "redis", "redis"], ["Run Redis Sentinel", "sentinel", "redis_sentinel"]] },

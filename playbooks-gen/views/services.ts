@@ -13,6 +13,12 @@ import {
 
 const url = (address: string, port: number) => `http://${address}:${port}`;
 
+/** A host's TLS files, snake_case for the templates. */
+export function tlsView(env: RenderEnv, host: Host) {
+  const f = env.tls(host);
+  return { ca_file: f.caFile, cert_file: f.certFile, key_file: f.keyFile };
+}
+
 export function etcdView(t: Topology, host: Host, env: RenderEnv) {
   const { etcd } = presetOf(t);
   const address = env.addressOf(host.name);
@@ -73,6 +79,8 @@ export function patroniView(t: Topology, host: Host, env: RenderEnv) {
     socket_dir: paths.pgSocketDir,
     local_address: env.localAddress(host),
     client_networks: env.clientNetworks,
+    superuser_networks: env.superuserNetworks,
+    tls: tlsView(env, host),
     nosync: host.regionRole !== "primary",
     watchdog: { device: "/dev/watchdog", ...env.watchdog?.(host), safety_margin: watchdogTiming(t.timing).safetyMarginSeconds },
   };
@@ -93,6 +101,7 @@ export function haproxyView(t: Topology, host: Host, env: RenderEnv) {
     // A replica further behind than Patroni would accept for failover does not serve reads either.
     replica_max_lag_bytes: t.database.maximumLagOnFailoverBytes,
     patroni_port: PORTS.patroniApi,
+    ca_file: env.tls(host).caFile,
     // Every database node, of both clusters in standby-cluster mode: /primary answers 200 only on the one
     // real primary (a standby leader answers 503), so after a promotion the app follows without a change.
     servers: hostsRunning(t, "patroni").map((m) => ({ name: m.name, address: `${env.addressOf(m.name)}:${PORTS.postgres}` })),

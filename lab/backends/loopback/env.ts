@@ -2,7 +2,7 @@
 // address and every path under the lab's working directory. Nothing else may differ (DESIGN.md).
 import * as path from "path";
 import { hostsOf, type Host, type Service, type Topology } from "../../../lib/model";
-import type { FailoverHookEnv, HostPaths, RenderEnv, WatchdogEnv } from "../../../playbooks-gen/render-env";
+import type { FailoverHookEnv, HostPaths, RenderEnv, TlsFiles, WatchdogEnv } from "../../../playbooks-gen/render-env";
 import { FAILOVER_HOOK_LISTEN, failoverHookNeeded, survivingRegion } from "../../../playbooks-gen/views/failover";
 
 /** The hook keeps production's port on its lab host; the DigitalOcean API stand-in listens next to it. */
@@ -35,6 +35,9 @@ export function labHookHost(t: Topology, hosts: readonly Host[]): string | undef
 
 export class LabEnv implements RenderEnv {
   readonly clientNetworks = ["127.0.0.0/8"] as const;
+  /** The lab's own clients (prober, read-back, psql) log in as the superuser, as an operator's shell on
+   * a database host would: from the clients' address only. */
+  readonly superuserNetworks: readonly string[];
   /** No WAL archive bucket in the lab: archiving succeeds without keeping anything. */
   readonly archiveCommand = "/bin/true";
   /** …so a standby cluster finds nothing there and streams its WAL from the primary region. */
@@ -52,6 +55,7 @@ export class LabEnv implements RenderEnv {
     if (hosts.length > 250) throw new Error(`the lab supports at most 250 hosts, got ${hosts.length}`);
     this.addresses = new Map(hosts.map((h, i) => [h.name, `${net}.${i + 2}`]));
     this.clientAddress = `${net}.1`;
+    this.superuserNetworks = [`${this.clientAddress}/32`];
     if (hookHost !== undefined) {
       const a = this.addressOf(hookHost);
       // The DigitalOcean API stand-in runs in the lab's own process, on the clients' address.
@@ -82,6 +86,23 @@ export class LabEnv implements RenderEnv {
    * stand-in for softdog (lab/stand-ins/watchdog-stand-in.py). */
   watchdog(host: Host): WatchdogEnv {
     return { device: path.join(this.paths(host).runDir, "watchdog"), driver: "testing" };
+  }
+
+  /** Each host's key and certificate (made by LabPki at boot), under its own directory. */
+  tls(host: Host): TlsFiles {
+    const d = path.join(this.hostDir(host.name), "tls");
+    return { caFile: path.join(this.pkiDir, "ca.crt"), certFile: path.join(d, "host.crt"), keyFile: path.join(d, "host.key") };
+  }
+
+  /** The lab CA's directory (its key stays there; hosts get copies of its certificate). */
+  get pkiDir(): string {
+    return path.join(this.root, "pki");
+  }
+
+  /** The certificate the lab's own clients present where a server asks for one (etcd). */
+  get clientTls(): TlsFiles {
+    const d = path.join(this.pkiDir, "client");
+    return { caFile: path.join(this.pkiDir, "ca.crt"), certFile: path.join(d, "host.crt"), keyFile: path.join(d, "host.key") };
   }
 
   hostDir(host: string): string {

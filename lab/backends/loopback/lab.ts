@@ -17,6 +17,8 @@ import { DatabaseHostSupervision } from "./db-hosts";
 import { FailoverHook } from "./failover-hook";
 import * as probe from "./probes";
 import { agreedRedisPrimary, waitRedisHealthy } from "../redis-health";
+import { LabPki } from "./pki";
+import { tlsClient, type TlsClient } from "../../clients/https";
 import { CONFIG_FILES, newSecrets, patroniEnvironment, redisAuth, renderHost, type Secrets } from "./render";
 
 export interface LabOptions {
@@ -172,7 +174,10 @@ export class Lab implements DrillBackend {
     const t0 = Date.now();
     const step = (msg: string) => this.log(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${msg}`);
     step(`rendering ${this.env.hosts.length} hosts (preset ${this.preset}) into ${this.env.root}`);
+    const pki = new LabPki(this.env.pkiDir);
+    pki.issue(path.dirname(this.env.clientTls.certFile), "lab-client", [this.env.clientAddress]);
     for (const h of this.env.hosts) {
+      pki.issue(path.dirname(this.env.tls(h).certFile), h.name, [this.env.addressOf(h.name)]);
       renderHost(this.t, h, this.env, this.state.secrets);
       step(`  ${h.name.padEnd(16)} ${this.env.addressOf(h.name).padEnd(12)} ${h.services.filter((s) => LAB_SERVICES.includes(s)).join(", ")}`);
       if (h.services.includes("patroni") && process.getuid?.() === 0) execFileSync("chown", ["-R", "postgres:postgres", this.env.hostDir(h.name)]);
@@ -352,12 +357,12 @@ export class Lab implements DrillBackend {
 
   // ---- targets and data ---------------------------------------------------------------------------
   pgTarget(host: string): PgTarget {
-    return { host: this.env.addressOf(host), port: PORTS.postgres, user: "postgres", password: this.state.secrets.superuser };
+    return { host: this.env.addressOf(host), port: PORTS.postgres, user: "postgres", password: this.state.secrets.superuser, sslRootCert: this.env.clientTls.caFile };
   }
 
   /** HAProxy's read-write port on an app host (the writer's way in). */
   haproxyTarget(appHost: string): PgTarget {
-    return { host: this.env.addressOf(appHost), port: PORTS.haproxyPrimary, user: "postgres", password: this.state.secrets.superuser };
+    return { host: this.env.addressOf(appHost), port: PORTS.haproxyPrimary, user: "postgres", password: this.state.secrets.superuser, sslRootCert: this.env.clientTls.caFile };
   }
 
   redisTarget(host: string, as: RedisIdentity = "app"): RedisTarget {
@@ -389,6 +394,12 @@ export class Lab implements DrillBackend {
   }
 
   // ---- probes -------------------------------------------------------------------------------------
+  private clientTls?: TlsClient;
+  /** The lab clients' CA and certificate (made at boot, read once). */
+  private get tls(): TlsClient {
+    return (this.clientTls ??= tlsClient(this.env.clientTls));
+  }
+
   async etcdHealthy(): Promise<boolean> {
     return (await Promise.all(this.hostsRunning("etcd").map((h) => probe.etcdMemberHealthy(this.env.addressOf(h.name))))).every(Boolean);
   }
@@ -406,7 +417,7 @@ export class Lab implements DrillBackend {
   }
 
   async members(askNodes?: readonly string[]): Promise<Member[]> {
-    const ask = (nodes: readonly string[]) => probe.patroniMembers(nodes.map((n) => this.env.addressOf(n)));
+    const ask = (nodes: readonly string[]) => probe.patroniMembers(nodes.map((n) => this.env.addressOf(n)), this.tls);
     if (askNodes) return ask(askNodes);
     return (await Promise.all(this.clusters().map((c) => ask(c.nodes.map((h) => h.name))))).flat();
   }
@@ -416,11 +427,11 @@ export class Lab implements DrillBackend {
   }
 
   streamingFrom(node: string): Promise<Set<string>> {
-    return probe.patroniStreaming(this.env.addressOf(node));
+    return probe.patroniStreaming(this.env.addressOf(node), this.tls);
   }
 
   patroniAnswers(node: string): Promise<boolean> {
-    return probe.patroniAnswers(this.env.addressOf(node));
+    return probe.patroniAnswers(this.env.addressOf(node), this.tls);
   }
 
   redisPrimary(): Promise<string | null> {

@@ -3,6 +3,7 @@
 import { PORTS } from "../../../lib/model";
 import { redisOnce, type RedisAuth } from "../../clients/resp";
 import type { Member } from "../types";
+import { httpsJson, type TlsClient } from "../../clients/https";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function getJson(url: string, timeoutMs = 1500): Promise<any> {
@@ -17,7 +18,7 @@ async function postJson(url: string, body: object, timeoutMs = 1500): Promise<an
 }
 
 const etcd = (addr: string, p: string) => `http://${addr}:${PORTS.etcdClient}${p}`;
-const patroni = (addr: string, p: string) => `http://${addr}:${PORTS.patroniApi}${p}`;
+const patroni = (addr: string, p: string) => `https://${addr}:${PORTS.patroniApi}${p}`;
 
 export function etcdMemberHealthy(addr: string): Promise<boolean> {
   return getJson(etcd(addr, "/health")).then((j) => j?.health === "true", () => false);
@@ -36,22 +37,22 @@ export async function etcdLeaderName(addrs: ReadonlyMap<string, string>): Promis
 }
 
 /** Members of a Patroni cluster, from the first of `addrs` that answers. */
-export async function patroniMembers(addrs: readonly string[]): Promise<Member[]> {
+export async function patroniMembers(addrs: readonly string[], tls: TlsClient): Promise<Member[]> {
   for (const a of addrs) {
-    const c = await getJson(patroni(a, "/cluster")).catch(() => null);
+    const c = await httpsJson(patroni(a, "/cluster"), tls).catch(() => null);
     if (c?.members) return c.members as Member[];
   }
   return [];
 }
 
 /** Members streaming WAL from the node at `addr` (Patroni's /patroni `replication`). */
-export async function patroniStreaming(addr: string): Promise<Set<string>> {
-  const st = await getJson(patroni(addr, "/patroni"));
+export async function patroniStreaming(addr: string, tls: TlsClient): Promise<Set<string>> {
+  const st = await httpsJson(patroni(addr, "/patroni"), tls);
   return new Set((st?.replication ?? []).filter((r: { state: string }) => r.state === "streaming").map((r: { application_name: string }) => r.application_name));
 }
 
-export function patroniAnswers(addr: string): Promise<boolean> {
-  return getJson(patroni(addr, "/health"), 1000).then(() => true, () => false);
+export function patroniAnswers(addr: string, tls: TlsClient): Promise<boolean> {
+  return httpsJson(patroni(addr, "/health"), tls, { timeoutMs: 1000 }).then(() => true, () => false);
 }
 
 /** The primary's address a Sentinel names; null when it names none; rejects when it does not answer. */

@@ -18,6 +18,8 @@ import * as fs from "fs";
 import { poll, sleep } from "./sys";
 import { readVault, redisAuthFromVault } from "./vault";
 import { RehearsalError } from "./errors";
+import * as path from "path";
+import { tlsClient, type TlsClient } from "../../clients/https";
 
 /** Orders the drills write carry this idempotency-key prefix; the number after it is the drill's id. */
 export const DRILL_KEY_PREFIX = "drill-";
@@ -163,7 +165,7 @@ export class RehearsalBackend implements DrillBackend {
   }
 
   async members(askNodes?: readonly string[]): Promise<Member[]> {
-    const ask = (nodes: readonly string[]) => probe.patroniMembers(nodes.map((n) => this.addr(n)));
+    const ask = (nodes: readonly string[]) => probe.patroniMembers(nodes.map((n) => this.addr(n)), this.tls);
     if (askNodes) return ask(askNodes);
     return (await Promise.all(this.clusters().map((c) => ask(c.map((h) => h.name))))).flat();
   }
@@ -173,11 +175,11 @@ export class RehearsalBackend implements DrillBackend {
   }
 
   async streamingFrom(node: string): Promise<Set<string>> {
-    return probe.patroniStreaming(this.addr(node));
+    return probe.patroniStreaming(this.addr(node), this.tls);
   }
 
   patroniAnswers(node: string): Promise<boolean> {
-    return probe.patroniAnswers(this.addr(node));
+    return probe.patroniAnswers(this.addr(node), this.tls);
   }
 
   async etcdHealthy(): Promise<boolean> {
@@ -228,8 +230,19 @@ export class RehearsalBackend implements DrillBackend {
     step("Redis: Sentinels agree on the primary, replicas connected");
   }
 
+  /** The app's database user over TLS: the superuser logs in through the host's socket only. */
   pgTarget(node: string): PgTarget {
-    return { host: this.addr(node), port: PORTS.postgres, user: "postgres", password: this.vault.vault_patroni_superuser_password, database: "postgres" };
+    return { host: this.addr(node), port: PORTS.postgres, user: "shop", password: this.vault.vault_app_database_password, database: "postgres", sslRootCert: this.caFile };
+  }
+
+  /** The deployment CA the playbooks made on the controller (pki_ca_dir). */
+  private get caFile(): string {
+    return path.join(this.p.pki, "ca.crt");
+  }
+
+  private clientTls?: TlsClient;
+  private get tls(): TlsClient {
+    return (this.clientTls ??= tlsClient({ caFile: this.caFile }));
   }
 
   private shopDb(node: string): PgTarget {
@@ -276,7 +289,10 @@ export class RehearsalBackend implements DrillBackend {
   }
 
   private async query<T>(target: PgTarget, text: string): Promise<T[]> {
-    const c = new Client({ host: target.host, port: target.port, user: target.user, password: target.password, database: target.database, connectionTimeoutMillis: 3000, statement_timeout: 60_000 });
+    const c = new Client({
+      host: target.host, port: target.port, user: target.user, password: target.password, database: target.database, connectionTimeoutMillis: 3000, statement_timeout: 60_000,
+      ssl: target.sslRootCert ? { ca: fs.readFileSync(target.sslRootCert) } : undefined,
+    });
     await c.connect();
     try {
       return (await c.query(text)).rows as T[];

@@ -13,6 +13,7 @@ import { execOn } from "./hosts";
 import { planOf, type RehearsalPaths } from "./plan";
 import { readState } from "./rehearsal";
 import { mergeReport } from "./report";
+import { checkDatabaseRefusals } from "./refusals";
 import { readVault, redisAuthFromVault } from "./vault";
 import type { RedisRole } from "../../../playbooks-gen/views/redis-acl";
 import type { CliOptions } from "./cli";
@@ -125,6 +126,9 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
       add(`Sentinel on ${target.name} refuses \`${cmd.split(" ").slice(0, 2).join(" ").toUpperCase()}\` to the app's user (from ${from.name})`, refused(r, "NOPERM"), (r.stdout + r.stderr).trim());
     }
   }
+
+  // PostgreSQL and Patroni's REST API refuse plain text, the superuser over TCP and foreign certificates.
+  items.push(...await checkDatabaseRefusals(t, vault, privateIp));
 
   // Prometheus: every target up (the blackbox probes of the app hosts included), no alert firing.
   for (const h of hostsRunning(t, "prometheus")) {

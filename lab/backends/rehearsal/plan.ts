@@ -105,6 +105,9 @@ export function rehearsalPaths(root: string) {
     outputs: path.join(root, "outputs.json"),
     topology: path.join(root, "topology.yaml"),
     vault: path.join(root, "operator", "vault.yml"),
+    // The deployment CA the playbooks make on the controller: pki_ca_dir's default, beside the tree
+    // (<tree>/../pki), so it outlives regenerating the tree as the Vault file does.
+    pki: path.join(root, "pki"),
     vaultPassword: path.join(root, "operator", "vault-password"),
     sshKey: path.join(root, "operator", ".ssh", "id_ed25519"),
     knownHosts: path.join(root, "operator", ".ssh", "known_hosts"),

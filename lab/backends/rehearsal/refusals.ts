@@ -1,0 +1,71 @@
+// `check`'s proofs that PostgreSQL and Patroni's REST API refuse what they must, tried from another
+// region's app host (a droplet a peered VPC lets through to the database's ports): plain text,
+// the superuser over TCP, state changes without a certificate from the CA or without the password,
+// and a certificate from another CA.
+import { hostsRunning, PORTS, type Topology } from "../../../lib/model";
+import { primaryRegion } from "../../../playbooks-gen/views/clusters";
+import { APP_DIR } from "../../../playbooks-gen/roles/app";
+import { PRODUCTION_TLS } from "../../../playbooks-gen/render-env";
+import { execOn } from "./hosts";
+import type { CheckItem } from "./check";
+
+const sh = (host: string, script: string, timeoutMs = 30_000) => execOn(host, ["/bin/sh", "-c", script], { timeoutMs });
+const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** One login with the app's pg client on `from`; resolves to the server's error ("" when it logged in). */
+async function pgLogin(from: string, opts: { host: string; user: string; password: string; tls: boolean }): Promise<string> {
+  const ssl = opts.tls ? `{ca:require("fs").readFileSync(${JSON.stringify(PRODUCTION_TLS.caFile)}),checkServerIdentity:()=>undefined}` : "false";
+  const js = `const {Client}=require(${JSON.stringify(`${APP_DIR}/node_modules/pg`)});` +
+    `const c=new Client({host:${JSON.stringify(opts.host)},port:${PORTS.postgres},user:${JSON.stringify(opts.user)},password:process.env.PW,database:"postgres",ssl:${ssl},connectionTimeoutMillis:5000});` +
+    `c.connect().then(()=>c.end()).then(()=>console.log("logged in")).catch(e=>console.log("refused: "+e.message))`;
+  const r = await sh(from, `PW=${q(opts.password)} exec node -e ${q(js)}`);
+  return (r.stdout + r.stderr).trim();
+}
+
+/** curl against a Patroni REST API from `from`; resolves to the HTTP status ("000": no HTTP answer). */
+async function patroniCall(from: string, url: string, curlArgs: string): Promise<string> {
+  const r = await sh(from, `curl -s -o /dev/null -w '%{http_code}' --max-time 5 ${curlArgs} ${q(url)}; true`);
+  return r.stdout.trim() || "000";
+}
+
+export async function checkDatabaseRefusals(t: Topology, vault: Record<string, string>, privateIp: ReadonlyMap<string, string>): Promise<CheckItem[]> {
+  const items: CheckItem[] = [];
+  const add = (name: string, ok: boolean, detail: string) => items.push({ name, ok, detail });
+  const home = primaryRegion(t);
+  const node = hostsRunning(t, "patroni").find((h) => h.region === home);
+  const from = hostsRunning(t, "app").find((h) => h.region !== home);
+  if (!node || !from) return items;
+  const ip = privateIp.get(node.name)!;
+  const via = `(from ${from.name})`;
+
+  // PostgreSQL: TLS or nothing; the superuser never over TCP; the app's user over TLS is fine (control).
+  const plain = await pgLogin(from.name, { host: ip, user: "shop", password: vault.vault_app_database_password ?? "", tls: false });
+  add(`PostgreSQL on ${node.name} refuses a plain-text login ${via}`, /no encryption/.test(plain), plain);
+  const tlsLogin = await pgLogin(from.name, { host: ip, user: "shop", password: vault.vault_app_database_password ?? "", tls: true });
+  add(`PostgreSQL on ${node.name} takes the app's user over TLS ${via}`, tlsLogin === "logged in", tlsLogin);
+  const superuser = await pgLogin(from.name, { host: ip, user: "postgres", password: vault.vault_patroni_superuser_password ?? "", tls: true });
+  add(`PostgreSQL on ${node.name} refuses the superuser over TCP, even with TLS and its password ${via}`, /rejects connection/.test(superuser), superuser);
+
+  // Patroni's REST API: HTTPS only; state changes need a client certificate from the CA and the password.
+  const api = (p: string) => `https://${ip}:${PORTS.patroniApi}${p}`;
+  const ca = `--cacert ${PRODUCTION_TLS.caFile}`;
+  const ownCert = `${ca} --cert ${PRODUCTION_TLS.certFile} --key ${PRODUCTION_TLS.keyFile}`;
+  const http = await patroniCall(from.name, `http://${ip}:${PORTS.patroniApi}/health`, "");
+  add(`Patroni on ${node.name} answers no plain HTTP ${via}`, http === "000", `HTTP ${http}`);
+  const health = await patroniCall(from.name, api("/health"), ca);
+  add(`Patroni on ${node.name} serves GET /health over verified TLS ${via}`, health === "200", `HTTP ${health}`);
+  for (const endpoint of ["/switchover", "/restart"]) {
+    const body = endpoint === "/switchover" ? `-d '{"leader":"${node.name}"}'` : "-d '{}'";
+    const noCert = await patroniCall(from.name, api(endpoint), `${ca} -X POST ${body}`);
+    add(`Patroni on ${node.name} refuses POST ${endpoint} without a client certificate ${via}`, noCert === "403", `HTTP ${noCert}`);
+    const noPassword = await patroniCall(from.name, api(endpoint), `${ownCert} -X POST ${body}`);
+    add(`Patroni on ${node.name} refuses POST ${endpoint} with the CA's certificate but no password ${via}`, noPassword === "401", `HTTP ${noPassword}`);
+  }
+  // A certificate from another CA: made on the spot on the app host, refused in the TLS handshake.
+  const rogue = "/tmp/shop-refusal-rogue";
+  await sh(from.name, `mkdir -p ${rogue} && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ${rogue}/key.pem -out ${rogue}/cert.pem -days 1 -subj /CN=${from.name} 2>/dev/null`);
+  const foreign = await patroniCall(from.name, api("/restart"), `${ca} --cert ${rogue}/cert.pem --key ${rogue}/key.pem -X POST -d '{}'`);
+  await sh(from.name, `rm -rf ${rogue}`);
+  add(`Patroni on ${node.name} refuses a client certificate from another CA ${via}`, foreign === "000", `HTTP ${foreign}`);
+  return items;
+}
