@@ -14,6 +14,8 @@ export const EXIT = {
 } as const;
 
 export class UsageError extends Error {}
+/** Bad input found after parsing (a value out of range, a drill that does not fit): exit 2, no usage. */
+export class InputError extends Error {}
 
 export interface Io {
   readonly log: (line: string) => void;
@@ -51,7 +53,7 @@ export function reportError(
     io.error(usage);
     return EXIT.badInput;
   }
-  if (userErrors.some((c) => e instanceof c)) {
+  if (e instanceof InputError || userErrors.some((c) => e instanceof c)) {
     io.error(`error: ${(e as Error).message}`);
     return EXIT.badInput;
   }

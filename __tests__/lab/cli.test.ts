@@ -1,7 +1,7 @@
 // `npm run lab` arguments: which drills fit which topology, and what the WAN needs, said before
 // anything boots.
 import * as path from "path";
-import { parseArgs } from "../../lab/cli";
+import { main, parseArgs, type Args } from "../../lab/cli";
 
 const ROOT = path.resolve(__dirname, "../..");
 const STANDBY = path.join(ROOT, "examples/topology-standby-cluster.yaml");
@@ -23,12 +23,32 @@ describe("npm run lab arguments", () => {
   it("needs --wan-rtt for region-partition, and keeps the WAN to drill runs", () => {
     expect(() => parseArgs(["drill", "region-partition"])).toThrow(/region-partition cuts a region off through the lab WAN: run it with --wan-rtt MS/);
     expect(() => parseArgs(["up", "--wan-rtt", "60"])).toThrow(/--wan-rtt works with drill only/);
-    expect(() => parseArgs(["drill", "--wan-rtt", "-5"])).toThrow(/--wan-rtt must be a round trip in ms between 0 and 1000, got -5/);
+    expect(() => parseArgs(["drill", "--wan-rtt=-5"])).toThrow(/--wan-rtt must be a round trip in ms between 0 and 1000, got -5/);
   });
 
   it("moves a WAN lab to its own /24 unless --net says otherwise", () => {
-    expect(parseArgs(["drill", "region-partition", "--wan-rtt", "60"]).options).toMatchObject({ net: "127.0.40", wanRttMs: 60 });
-    expect(parseArgs(["drill", "primary-loss"]).options).toMatchObject({ net: "127.0.0", wanRttMs: 0 });
-    expect(parseArgs(["drill", "primary-loss", "--wan-rtt", "40", "--net", "127.0.41"]).options.net).toBe("127.0.41");
+    expect((parseArgs(["drill", "region-partition", "--wan-rtt", "60"]) as Args).options).toMatchObject({ net: "127.0.40", wanRttMs: 60 });
+    expect((parseArgs(["drill", "primary-loss"]) as Args).options).toMatchObject({ net: "127.0.0", wanRttMs: 0 });
+    expect((parseArgs(["drill", "primary-loss", "--wan-rtt", "40", "--net", "127.0.41"]) as Args).options.net).toBe("127.0.41");
+  });
+
+  it("follows the shared CLI convention: --help exits 0, a bad value or drill exits 2 with one error line, before anything boots", async () => {
+    const run = async (argv: string[]) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const code = await main(argv, { log: (l) => out.push(l), error: (l) => err.push(l) });
+      return { code, out: out.join("\n"), err: err.join("\n") };
+    };
+    const help = await run(["--help"]);
+    expect([help.code, help.err]).toEqual([0, ""]);
+    expect(help.out).toMatch(/^usage: npm run lab -- <up\|status\|drill/);
+    const bad = await run(["drill", "--repeat", "0"]);
+    expect([bad.code, bad.err]).toEqual([2, "error: --repeat must be a positive integer, got 0"]);
+    const unknown = await run(["drill", "--wan", "5"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/^error: Unknown option '--wan'.*\nusage: npm run lab/);
+    const misplaced = await run(["drill", "standby-promote", "--topology", STRETCHED]);
+    expect(misplaced.code).toBe(2);
+    expect(misplaced.err).toMatch(/^error: .*database\.mode is "stretched", which drill standby-promote/);
   });
 });
