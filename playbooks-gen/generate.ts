@@ -9,7 +9,7 @@ import { dumpDocumented, dumpYaml } from "./engine/yaml";
 import { renderEtcdConfig } from "./render/etcd";
 import { renderFailoverHookConfig, renderFailoverHookScript, renderFailoverHookUnit, renderFailoverPatronictlConfig } from "./render/failover";
 import { renderHaproxyConfig } from "./render/haproxy";
-import { renderAlertmanagerConfig, renderAlertmanagerDefaults, renderAlertRules, renderBlackboxDefaults, renderPrometheusConfig } from "./render/monitoring";
+import { renderAlertmanagerConfig, renderAlertmanagerDefaults, renderAlertRules, renderBlackboxDefaults, renderPrometheusConfig, renderPrometheusDefaults } from "./render/monitoring";
 import { renderPatroniConfig } from "./render/patroni";
 import { renderPgbackrestConfig } from "./render/pgbackrest";
 import { renderRedisConfig, renderSentinelConfig } from "./render/redis";
@@ -95,6 +95,7 @@ function sharedFiles(t: Topology, env: RenderEnv): Record<string, string> {
     "files/prometheus/prometheus.yml": renderPrometheusConfig(t, env),
     "files/prometheus/shop.rules.yml": renderAlertRules(t),
     "files/prometheus/blackbox.default": renderBlackboxDefaults(),
+    "files/prometheus/prometheus.default": renderPrometheusDefaults(),
     "files/alertmanager/alertmanager.yml": renderAlertmanagerConfig(t),
     ...(failoverHookNeeded(t) ? {
       "files/failover-hook/failover-hook.py": renderFailoverHookScript(),

@@ -13,7 +13,7 @@ const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
 /** Listeners the tree does not render because the Debian package's default is used as is. */
 const PACKAGE_DEFAULTS: ReadonlyArray<[Service | "ssh", number]> = [
   ["ssh", PORTS.ssh], ["node_exporter", PORTS.nodeExporter], ["postgres_exporter", PORTS.postgresExporter],
-  ["redis_exporter", PORTS.redisExporter], ["prometheus", PORTS.prometheus], ["alertmanager", PORTS.alertmanager], ["app", t.app.port],
+  ["redis_exporter", PORTS.redisExporter], ["alertmanager", PORTS.alertmanager], ["app", t.app.port],
 ];
 
 const port = (address: string) => Number(/:(\d+)$/.exec(address.replace(/^https?:\/\//, ""))?.[1]);
@@ -39,6 +39,8 @@ function listeners(host: Host): Set<string> {
     const text = file(name);
     if (text) add(`${/^bind (\S+)$/m.exec(text)![1]}:${/^port (\d+)$/m.exec(text)![1]}`);
   }
+  const prometheus = /--web\.listen-address=(\S+?)"/.exec(tree["files/prometheus/prometheus.default"] ?? "");
+  if (host.services.includes("prometheus")) add(prometheus ? prometheus[1] : `0.0.0.0:${PORTS.prometheus}`);
   const am = /--cluster\.listen-address=(\S+?)[ "]/.exec(file("alertmanager.default") ?? "");
   if (am && exposed(am[1])) ["tcp", "udp"].forEach((p) => found.add(`${p}/${port(am[1])}`));
   for (const [service, p] of PACKAGE_DEFAULTS) if (service === "ssh" || host.services.includes(service)) found.add(`tcp/${p}`);

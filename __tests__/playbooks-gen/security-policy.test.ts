@@ -12,6 +12,8 @@ import { generateTree } from "../../playbooks-gen/generate";
 import { VAULT_VARIABLES } from "../../playbooks-gen/roles/vault";
 import { aclPasswordHash, REDIS_USERS, usersOn } from "../../playbooks-gen/views/redis-acl";
 import { ansibleConditions } from "./ansible-eval";
+import { PORTS } from "../../lib/model/ports";
+import { synthStacks } from "../support/synth";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
 
 type Task = Record<string, unknown>;
@@ -144,6 +146,20 @@ describe("the failover hook (stretched example with synchronous_mode)", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("Prometheus", () => {
+  it("listens on loopback only, and no firewall opens its port", () => {
+    const t = example();
+    const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
+    expect(tree["files/prometheus/prometheus.default"]).toMatch(new RegExp(`^ARGS="--web.listen-address=127\\.0\\.0\\.1:${PORTS.prometheus}"$`, "m"));
+    const { stacks } = synthStacks(t);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const firewalls = stacks.flatMap((s) => Object.values(((s.json as any).resource?.digitalocean_firewall ?? {}) as Record<string, any>));
+    expect(firewalls.length).toBeGreaterThan(0);
+    const open = firewalls.flatMap((f) => (f.inbound_rule ?? []) as Array<{ port_range?: string }>).filter((r) => r.port_range === String(PORTS.prometheus));
+    expect(open).toEqual([]);
   });
 });
 

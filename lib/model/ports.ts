@@ -54,7 +54,8 @@ export function portTable(t: Pick<Topology, "app">): readonly PortRule[] {
     rule("etcd_peer", "etcd", PORTS.etcdPeer, { tiers: ["etcd", "witness"] }),
     rule("redis", "redis", PORTS.redis, { tiers: ["redis", "witness", ...BALANCERS] }),
     rule("sentinel", "sentinel", PORTS.sentinel, { tiers: ["redis", "witness", ...BALANCERS] }),
-    rule("prometheus", "prometheus", PORTS.prometheus, { tiers: ["monitoring"] }),
+    // Only its own host queries Prometheus (rules, checks); operators tunnel through SSH.
+    rule("prometheus", "prometheus", PORTS.prometheus, "local"),
     rule("alertmanager", "alertmanager", PORTS.alertmanager, { tiers: ["monitoring", "witness"] }),
     rule("alertmanager_cluster", "alertmanager", PORTS.alertmanagerCluster, { tiers: ["monitoring", "witness"] }),
     rule("alertmanager_cluster_udp", "alertmanager", PORTS.alertmanagerCluster, { tiers: ["monitoring", "witness"] }, "udp"),

@@ -1,5 +1,6 @@
 // Prometheus, alert rules and Alertmanager configs, rendered from templates/prometheus and alertmanager.
 import type { Host } from "../../lib/model/hosts";
+import { PORTS } from "../../lib/model/ports";
 import type { Topology } from "../../lib/model/types";
 import { renderTemplate } from "../engine/templates";
 import type { RenderEnv } from "../render-env";
@@ -15,6 +16,11 @@ export function renderAlertRules(t: Topology): string {
 
 export function renderBlackboxDefaults(): string {
   return renderTemplate("prometheus/blackbox.default.hbs", { listen: BLACKBOX_ADDRESS });
+}
+
+/** /etc/default/prometheus: Prometheus on loopback (its port rule is `local`). */
+export function renderPrometheusDefaults(): string {
+  return renderTemplate("prometheus/prometheus.default.hbs", { listen: `127.0.0.1:${PORTS.prometheus}` });
 }
 
 export function renderAlertmanagerConfig(t: Topology): string {

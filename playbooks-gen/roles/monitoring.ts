@@ -13,10 +13,14 @@ export const prometheusRole: Role = {
     // Rules first: the config check loads them.
     copyFile("Install the alert rules", `${SHARED_FILES}/prometheus/shop.rules.yml`, "{{ prometheus_rules_dir }}/shop.yml", { mode: "0644", validate: "promtool check rules %s", notify: "Reload prometheus" }),
     copyFile("Install prometheus.yml", `${SHARED_FILES}/prometheus/prometheus.yml`, "/etc/prometheus/prometheus.yml", { mode: "0644", validate: "promtool check config %s", notify: "Reload prometheus" }),
+    copyFile("Keep Prometheus on loopback", `${SHARED_FILES}/prometheus/prometheus.default`, "/etc/default/prometheus", { mode: "0644", notify: "Restart prometheus" }),
     copyFile("Keep the blackbox exporter on loopback", `${SHARED_FILES}/prometheus/blackbox.default`, "/etc/default/prometheus-blackbox-exporter", { mode: "0644", notify: "Restart blackbox exporter" }),
   ],
   service: [started("Run Prometheus", "prometheus"), started("Run the blackbox exporter", "prometheus-blackbox-exporter")],
-  handlers: [handler("Reload prometheus", "prometheus", "reloaded"), handler("Restart blackbox exporter", "prometheus-blackbox-exporter", "restarted")],
+  handlers: [
+    handler("Reload prometheus", "prometheus", "reloaded"), handler("Restart prometheus", "prometheus", "restarted"),
+    handler("Restart blackbox exporter", "prometheus-blackbox-exporter", "restarted"),
+  ],
 };
 
 export const alertmanagerRole: Role = {
