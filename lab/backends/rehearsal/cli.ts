@@ -1,9 +1,9 @@
 // npm run rehearse -- up | converge | check | drill NAME… | exec HOST -- CMD… | status | down
 //   [--topology FILE] [--wan-rtt MS] [--report FILE] [--root DIR]
-// Exit codes: 0 done, 1 internal error, 2 bad input or a machine that cannot run it, 3 a failed
-// converge, check or drill.
+// Exit codes (the shared convention, lib/cli.ts): 0 done, 1 internal error, 2 bad input or a machine
+// that cannot run it, 3 a failed converge, check or drill.
 import * as path from "path";
-import { parseArgs } from "node:util";
+import { CONSOLE_IO, EXIT, parseCli as parseShared, reportError, UsageError } from "../../../lib/cli";
 import { TopologyError } from "../../../lib/model/load";
 import { RehearsalError } from "./errors";
 import { down, readState, up } from "./rehearsal";
@@ -27,8 +27,6 @@ options:
   --purge              with down: also remove the cached image and packages
   -h, --help           this text`;
 
-class UsageError extends Error {}
-
 export interface CliOptions {
   command: string;
   args: string[];
@@ -43,20 +41,12 @@ export function parseCli(argv: readonly string[]): CliOptions | "help" {
   const dash = argv.indexOf("--");
   const head = dash >= 0 ? argv.slice(0, dash) : [...argv];
   const tail = dash >= 0 ? argv.slice(dash + 1) : [];
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: head, allowPositionals: true, strict: true,
-      options: {
-        topology: { type: "string", default: "examples/topology.yaml" }, "wan-rtt": { type: "string", default: "0" },
-        report: { type: "string" }, root: { type: "string", default: ".rehearsal" }, purge: { type: "boolean", default: false }, help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const parsed = parseShared(head, {
+    topology: { type: "string", default: "examples/topology.yaml" }, "wan-rtt": { type: "string", default: "0" },
+    report: { type: "string" }, root: { type: "string", default: ".rehearsal" }, purge: { type: "boolean", default: false },
+  }, true);
+  if (parsed === "help") return "help";
   const v = parsed.values;
-  if (v.help) return "help";
   const [command, ...args] = parsed.positionals;
   const commands = ["up", "converge", "check", "drill", "exec", "status", "down"];
   if (!command) throw new UsageError("a command is needed");
@@ -77,12 +67,11 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     o = parseCli(argv);
   } catch (e) {
-    console.error(`error: ${(e as Error).message}\n${USAGE}`);
-    return 2;
+    return reportError(e, CONSOLE_IO, USAGE, []);
   }
   if (o === "help") {
     console.log(USAGE);
-    return 0;
+    return EXIT.ok;
   }
   const p = rehearsalPaths(path.resolve(o.root));
   try {
@@ -121,12 +110,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
     }
   } catch (e) {
-    if (e instanceof RehearsalError || e instanceof TopologyError) {
-      console.error(`error: ${e.message}`);
-      return 2;
-    }
-    console.error(e);
-    return 1;
+    return reportError(e, CONSOLE_IO, USAGE, [RehearsalError, TopologyError]);
   }
 }
 
