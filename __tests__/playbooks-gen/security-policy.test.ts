@@ -76,7 +76,17 @@ describe.each([["stretched", example()], ["standby-cluster", standbyExample()]])
     const redis = Object.entries(tree).filter(([f]) => /^files\/[^/]+\/(redis|sentinel)\.conf$/.test(f));
     expect(redis.length).toBeGreaterThanOrEqual(5);
     for (const [file, text] of redis) {
-      expect([file, /^aclfile \/etc\/redis\/(redis|sentinel)-users\.acl$/m.test(text), /^protected-mode yes$/m.test(text), /^requirepass/m.test(text)]).toEqual([file, true, true, false]);
+      expect([file, /^aclfile "\/etc\/redis\/(redis|sentinel)-users\.acl"$/m.test(text), /^protected-mode yes$/m.test(text), /^requirepass/m.test(text)]).toEqual([file, true, true, false]);
+    }
+  });
+
+  it("adds the aclfile line to a Redis or Sentinel config written before the ACL users (else it would run without a password)", () => {
+    for (const [role, file, acl] of [["redis", "{{ redis_config_file }}", "redis-users.acl"], ["redis_sentinel", "{{ redis_sentinel_config_file }}", "sentinel-users.acl"]] as const) {
+      const list = tasks.filter(([f]) => f === `playbooks/roles/${role}/tasks/configure.yml`).map(([, x]) => x);
+      const install = list.findIndex((x) => (x["ansible.builtin.copy"] as Task | undefined)?.dest === file);
+      const line = list.findIndex((x) => (x["ansible.builtin.lineinfile"] as Task | undefined)?.path === file);
+      expect([role, install >= 0 && line > install]).toEqual([role, true]);
+      expect(list[line]["ansible.builtin.lineinfile"]).toEqual({ path: file, regexp: "^aclfile ", line: `aclfile "{{ redis_config_dir }}/${acl}"` });
     }
   });
 

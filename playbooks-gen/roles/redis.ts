@@ -4,9 +4,21 @@ import {
   aclRulesInput, REDIS_ACL_FILE, redisAuthLines, redisUser, SENTINEL_ACL_FILE, sentinelAuthLines, usersOn, vaultAclFileLines, vaultPassword,
 } from "../views/redis-acl";
 import { REDIS_AUTH_FILE, SENTINEL_AUTH_FILE } from "../views/services";
-import { apt, copyFile, directory, handler, HOST_FILES, secretFile, SHARED_FILES, started, type Role } from "./role";
+import { apt, copyFile, directory, handler, HOST_FILES, secretFile, SHARED_FILES, started, type Role, type Task } from "./role";
 
 export const REDIS_CONFIG_FILE = "/etc/redis/shop-redis.conf";
+
+/** The config files are written once, so a host installed before the ACL users has no `aclfile`
+ * line, and its include file no longer sets `requirepass`: without this task it would run with no
+ * password at all. It adds the line where it is missing (and never touches a file that has it). */
+function aclFileLine(what: string, configFile: string, aclFile: string, notify: string): Task {
+  return {
+    name: `Make ${what} load its users (also in a file written before the ACL users)`,
+    // Quoted, as Redis's and Sentinel's CONFIG REWRITE write it: a rewrite then changes nothing here.
+    "ansible.builtin.lineinfile": { path: configFile, regexp: "^aclfile ", line: `aclfile "{{ redis_config_dir }}/${aclFile}"` },
+    notify,
+  };
+}
 export const SENTINEL_CONFIG_FILE = "/etc/redis/shop-sentinel.conf";
 
 export const redisRole: Role = {
@@ -24,6 +36,7 @@ export const redisRole: Role = {
     secretFile("Write the replication user's password from Vault", `{{ redis_config_dir }}/${REDIS_AUTH_FILE}`, redisAuthLines(vaultPassword),
       { owner: "redis", group: "redis", mode: "0640", notify: "Restart redis" }),
     copyFile("Install redis.conf once", `${HOST_FILES}/redis.conf`, "{{ redis_config_file }}", { owner: "redis", group: "redis", mode: "0640", force: false }),
+    aclFileLine("redis", "{{ redis_config_file }}", REDIS_ACL_FILE, "Restart redis"),
     directory("Create the unit drop-in directory", "/etc/systemd/system/redis-server.service.d", "root", "0755"),
     copyFile("Run redis-server with the shop's file", `${SHARED_FILES}/redis/redis-server.conf`, "/etc/systemd/system/redis-server.service.d/shop.conf", { mode: "0644", notify: "Restart redis" }),
     secretFile("Give the exporter its Redis user", "/etc/default/prometheus-redis-exporter", [
@@ -63,6 +76,7 @@ export const sentinelRole: Role = {
     secretFile("Write Sentinel's passwords (on Redis, on the other Sentinels) from Vault", `{{ redis_config_dir }}/${SENTINEL_AUTH_FILE}`,
       sentinelAuthLines("{{ redis_sentinel_master_name }}", vaultPassword), { owner: "redis", group: "redis", mode: "0640" }),
     copyFile("Install sentinel.conf once", `${HOST_FILES}/sentinel.conf`, "{{ redis_sentinel_config_file }}", { owner: "redis", group: "redis", mode: "0640", force: false }),
+    aclFileLine("Sentinel", "{{ redis_sentinel_config_file }}", SENTINEL_ACL_FILE, "Restart sentinel"),
     directory("Create the unit drop-in directory", "/etc/systemd/system/redis-sentinel.service.d", "root", "0755"),
     copyFile("Run redis-sentinel with the shop's file", `${SHARED_FILES}/redis/redis-sentinel.conf`, "/etc/systemd/system/redis-sentinel.service.d/shop.conf", { mode: "0644", notify: "Restart sentinel" }),
   ],
