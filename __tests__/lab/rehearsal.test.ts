@@ -94,8 +94,15 @@ describe("npm run rehearse", () => {
     [["drill"], /drill needs at least one drill name/],
     [["check", "--wan-rtt", "60"], /--wan-rtt goes with up/],
     [["up", "--bogus"], /Unknown option '--bogus'/],
+    [["wan"], /wan needs --wan-rtt MS/],
+    [["wan", "--wan-rtt=-5"], /--wan-rtt must be a whole number of milliseconds/],
   ])("refuses %j with a clear message", (argv, message) => {
     expect(() => parseCli(argv)).toThrow(message);
+  });
+
+  it("changes the WAN of a running rehearsal with wan --wan-rtt", () => {
+    expect(parseCli(["wan", "--wan-rtt", "60"])).toMatchObject({ command: "wan", wanRttMs: 60 });
+    expect(parseCli(["wan", "--wan-rtt=0"])).toMatchObject({ command: "wan", wanRttMs: 0 });
   });
 
   it("takes the command after -- for exec", () => {

@@ -1,4 +1,4 @@
-// npm run rehearse -- up | converge | check | drill NAME… | exec HOST -- CMD… | status | down
+// npm run rehearse -- up | converge | check | drill NAME… | exec HOST -- CMD… | wan | status | down
 //   [--topology FILE] [--wan-rtt MS] [--report FILE] [--root DIR]
 // Exit codes (the shared convention, lib/cli.ts): 0 done, 1 internal error, 2 bad input or a machine
 // that cannot run it, 3 a failed converge, check or drill.
@@ -6,7 +6,7 @@ import * as path from "path";
 import { CONSOLE_IO, EXIT, parseCli as parseShared, reportError, UsageError } from "../../../lib/cli";
 import { TopologyError } from "../../../lib/model/load";
 import { RehearsalError } from "./errors";
-import { down, readState, up } from "./rehearsal";
+import { down, readState, setWanRtt, up } from "./rehearsal";
 import { execOn } from "./hosts";
 import { rehearsalPaths } from "./plan";
 
@@ -17,11 +17,12 @@ commands:
   check                judge the converged shop from its hosts (etcd, Patroni, HAProxy, Redis, Prometheus, app, systemd)
   drill NAME…          run failover drills on the converged hosts (primary-loss switchover region-loss redis-primary-loss)
   exec HOST -- CMD…    run a command as root on a host; prints its output, exits with its status
+  wan --wan-rtt MS     change the round trip between the regions of the running rehearsal
   status               what is up
   down                 remove everything the rehearsal made (also after an interrupted up or converge)
 options:
   --topology FILE      topology (default examples/topology.yaml)
-  --wan-rtt MS         round trip between regions (default 0)
+  --wan-rtt MS         round trip between regions (with up, default 0; with wan, required)
   --report FILE        write the JSON report here (default <root>/report.json)
   --root DIR           working directory (default .rehearsal)
   --purge              with down: also remove the cached image and packages
@@ -48,7 +49,7 @@ export function parseCli(argv: readonly string[]): CliOptions | "help" {
   if (parsed === "help") return "help";
   const v = parsed.values;
   const [command, ...args] = parsed.positionals;
-  const commands = ["up", "converge", "check", "drill", "exec", "status", "down"];
+  const commands = ["up", "converge", "check", "drill", "exec", "wan", "status", "down"];
   if (!command) throw new UsageError("a command is needed");
   if (!commands.includes(command)) throw new UsageError(`unknown command ${JSON.stringify(command)}; expected one of ${commands.join(", ")}`);
   const wanRttMs = Number(v["wan-rtt"]);
@@ -56,7 +57,9 @@ export function parseCli(argv: readonly string[]): CliOptions | "help" {
   if (command === "exec" && (args.length !== 1 || tail.length === 0)) throw new UsageError("exec takes one host and a command after --: exec HOST -- CMD…");
   if (command === "drill" && args.length === 0) throw new UsageError("drill needs at least one drill name");
   if (!["exec", "drill"].includes(command) && args.length) throw new UsageError(`${command} takes no arguments, got ${args.join(" ")}`);
-  if (command !== "up" && argv.includes("--wan-rtt")) throw new UsageError("--wan-rtt goes with up (the network is made then)");
+  const rttGiven = argv.some((a) => a === "--wan-rtt" || a.startsWith("--wan-rtt="));
+  if (!["up", "wan"].includes(command) && rttGiven) throw new UsageError("--wan-rtt goes with up (the network is made then) or wan (changes it)");
+  if (command === "wan" && !rttGiven) throw new UsageError("wan needs --wan-rtt MS");
   return { command, args: command === "exec" ? [...args, ...tail] : args, topology: v.topology!, wanRttMs, report: v.report ?? null, root: v.root!, purge: v.purge! };
 }
 
@@ -87,6 +90,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       case "down":
         await down(o.root, log, !o.purge);
         return 0;
+      case "wan": {
+        const before = setWanRtt(p, o.wanRttMs);
+        log(`WAN round trip between regions: ${before} ms -> ${o.wanRttMs} ms`);
+        return 0;
+      }
       case "status": {
         const s = readState(p);
         if (!s) {

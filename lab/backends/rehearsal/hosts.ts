@@ -167,6 +167,11 @@ export function thaw(name: string): void {
 }
 
 /** Removes a host's cgroups (they must be empty) in every hierarchy, deepest first. */
+/** The rehearsal's cgroup directories still present, in every hierarchy it uses. */
+export function ourCgroups(): string[] {
+  return HIERARCHIES.flatMap((hier) => cgroupTree(cgroupDir(hier)));
+}
+
 export function removeCgroups(name?: string): void {
   for (const hier of HIERARCHIES) {
     for (const dir of cgroupTree(cgroupDir(hier, name)).reverse()) {

@@ -10,7 +10,7 @@ import { spawn } from "child_process";
 import { loadTopology, type Topology } from "../../../lib/model";
 import { synthesize } from "../../../lib/synth";
 import { ensureAptRepo, ensureBaseDir, ensureBaseTarball, ensureRehearsalTls, packagesOf } from "./image";
-import { attachVolume, boot, cgroupDir, cgroupProcs, execOn, hostDirs, initPid, isMounted, loopDevicesOf, prepareDisk, removeCgroups, shutdown } from "./hosts";
+import { attachVolume, boot, cgroupDir, cgroupProcs, execOn, hostDirs, initPid, loopDevicesOf, ourCgroups, prepareDisk, removeCgroups, shutdown } from "./hosts";
 import { deleteNamespace, makeFabric, makeHostNetwork, netnsPath, networkConfig, ourNamespaces } from "./net";
 import { deployOutputs, OPERATOR_ADDRESS, SPACES_ADDRESS, SPACES_DOMAIN, planOf, rehearsalPaths, type Plan, type RehearsalPaths } from "./plan";
 import { alive, poll, run, runOk } from "./sys";
@@ -200,9 +200,27 @@ function startOperatorService(plan: Plan, logFile: string, argv: readonly string
 /** The WAN forwarder's configuration: delay, the regions' bridges and VPCs, and the file of cut pairs. */
 function writeWanConfig(p: RehearsalPaths, plan: Plan, rttMs: number): string {
   const file = path.join(p.root, "wan.json");
-  fs.writeFileSync(file, JSON.stringify({ rttMs, cutFile: wanCutFile(p), regions: plan.regions.map((r) => ({ slug: r.slug, bridge: r.bridge, vpc: r.vpc.text })) }));
+  fs.writeFileSync(file, JSON.stringify({ rttMs, cutFile: wanCutFile(p), rttFile: wanRttFile(p), regions: plan.regions.map((r) => ({ slug: r.slug, bridge: r.bridge, vpc: r.vpc.text })) }));
   fs.writeFileSync(wanCutFile(p), "");
+  fs.writeFileSync(wanRttFile(p), `${rttMs}\n`);
   return file;
+}
+
+/** The round trip between regions in ms, re-read by the forwarder every 50 ms. */
+function wanRttFile(p: RehearsalPaths): string {
+  return path.join(p.root, "wan-rtt");
+}
+
+/** Changes the round trip between the regions of a running rehearsal (no reboot, no re-converge):
+ * packets from then on are delayed by half of it each way. Returns the previous value. */
+export function setWanRtt(p: RehearsalPaths, rttMs: number): number {
+  const s = readState(p);
+  if (!s) throw new RehearsalError("no rehearsal is up: run `npm run rehearse -- up` first");
+  if (!fs.existsSync(wanRttFile(p))) throw new RehearsalError(`${wanRttFile(p)} is missing: this rehearsal was made by an older version; run down and up again`);
+  fs.writeFileSync(`${wanRttFile(p)}.tmp`, `${rttMs}\n`);
+  fs.renameSync(`${wanRttFile(p)}.tmp`, wanRttFile(p));
+  writeState(p, { ...s, wanRttMs: rttMs });
+  return s.wanRttMs;
 }
 
 /** Region pairs cut off from each other, one "A B" per line (the forwarder re-reads it every 50 ms). */
@@ -231,6 +249,23 @@ async function waitBooted(name: string, log: (l: string) => void): Promise<void>
 }
 
 /** Removes everything of the rehearsal, found by its names; safe to run any number of times. */
+/** Whatever of a rehearsal is still on this machine: its namespaces, mounts under its root, loop
+ * devices backed by its files, its cgroups and the processes in them, its operator services. Empty
+ * after a successful `down`, whatever state the rehearsal was left in. */
+export function leftovers(p: RehearsalPaths): string[] {
+  const mounts = fs.readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m && m.startsWith(p.root + "/"));
+  const loops = run(["losetup", "-l", "-n", "-O", "NAME,BACK-FILE"]).stdout.split("\n").map((l) => l.trim().split(/\s+/)).filter(([, file]) => file?.startsWith(p.root + "/"));
+  const operators = (readState(p)?.operatorPids ?? []).filter(alive);
+  return [
+    ...ourNamespaces().map((n) => `network namespace ${n}`),
+    ...mounts.map((m) => `mount ${m}`),
+    ...loops.map(([dev, file]) => `loop device ${dev} (${file})`),
+    ...cgroupProcs().map((pid) => `process ${pid}`),
+    ...operators.map((pid) => `operator service ${pid}`),
+    ...ourCgroups().map((c) => `cgroup ${c}`),
+  ];
+}
+
 export async function down(root: string, log: (l: string) => void, keepCache = true): Promise<void> {
   const p = rehearsalPaths(path.resolve(root));
   const state = readState(p);
@@ -242,7 +277,7 @@ export async function down(root: string, log: (l: string) => void, keepCache = t
     } catch { /* gone */ }
   }
   for (const pid of state?.operatorPids ?? []) if (alive(pid)) process.kill(pid, "SIGKILL");
-  await poll("the rehearsal's processes to exit", 15_000, () => cgroupProcs().length === 0).catch((e: Error) => log(`warning: ${e.message}`));
+  await poll("the rehearsal's processes to exit", 15_000, () => cgroupProcs().length === 0 && !(state?.operatorPids ?? []).some(alive)).catch((e: Error) => log(`warning: ${e.message}`));
   // Mounts under the root, deepest first (host disks and anything nspawn left under them).
   const mounts = fs.readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m && m.startsWith(p.root + "/"));
   for (const m of mounts.sort((a, b) => b.length - a.length)) run(["umount", "-l", m]);
@@ -252,11 +287,11 @@ export async function down(root: string, log: (l: string) => void, keepCache = t
   }
   for (const ns of ourNamespaces()) deleteNamespace(ns);
   removeCgroups();
-  const left = [...ourNamespaces(), ...names].filter((n) => isMounted(hostDirs(p.hosts, n).root) || n.startsWith("shoprh-"));
-  fs.rmSync(p.hosts, { recursive: true, force: true });
-  for (const f of [p.state, p.outputs, path.join(p.root, "mirror"), path.join(p.root, "spaces"), path.join(p.root, "synth"), path.join(p.root, "dnsmasq.pid"), path.join(p.root, "wan.json"), wanCutFile(p), p.ansible]) fs.rmSync(f, { recursive: true, force: true });
+  const left = leftovers(p);
+  if (left.length === 0) fs.rmSync(p.hosts, { recursive: true, force: true });
+  for (const f of [p.state, p.outputs, path.join(p.root, "mirror"), path.join(p.root, "spaces"), path.join(p.root, "synth"), path.join(p.root, "dnsmasq.pid"), path.join(p.root, "wan.json"), wanCutFile(p), wanRttFile(p), p.ansible]) fs.rmSync(f, { recursive: true, force: true });
   if (!keepCache) fs.rmSync(p.cache, { recursive: true, force: true });
-  if (left.length) throw new RehearsalError(`down could not remove: ${left.join(", ")}`);
+  if (left.length) throw new RehearsalError(`down could not remove: ${left.join("; ")}`);
   log(`down: removed ${names.size} hosts, their networks, mounts and cgroups${keepCache ? ` (kept the image and package cache in ${p.cache})` : ""}`);
 }
 

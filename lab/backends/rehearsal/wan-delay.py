@@ -6,11 +6,12 @@ as VPC peering does. For each region it makes a TUN device and a policy route: a
 from region A's bridge for region B's VPC goes to A's TUN; this process reads it and, after the one-way
 delay (RTT / 2), writes it into B's TUN, from where the kernel delivers it to B's bridge. A region pair
 listed in the cut file (one "A B" pair per line, re-read every 50 ms) is partitioned: its packets are
-dropped. The kernel here has no netem (LAB-NOTES). Standard library only; run as root with
+dropped. The round trip can change while it runs (`npm run rehearse -- wan --wan-rtt MS` writes the rtt
+file, re-read every 50 ms too); packets already in flight keep the delay they were given. The kernel here has no netem (LAB-NOTES). Standard library only; run as root with
 /usr/bin/python3. The TUN devices are not persistent: when this process dies they vanish with their
 routes, and the fabric forwards directly again.
 
-Usage: wan-delay.py CONFIG.json   {"rttMs": 60, "cutFile": "...", "regions": [{"slug", "bridge", "vpc"}]}
+Usage: wan-delay.py CONFIG.json   {"rttMs": 60, "cutFile": "...", "rttFile": "...", "regions": [{"slug", "bridge", "vpc"}]}
 """
 
 import fcntl
@@ -84,6 +85,10 @@ while True:
             cut = {frozenset(l.split()) for l in lines if len(l.split()) == 2}
         except FileNotFoundError:
             cut = set()
+        try:
+            delay = float(open(config["rttFile"]).read().strip()) / 2000.0
+        except (FileNotFoundError, ValueError):
+            pass
     timeout = 0.05 if not queue else max(0.0, min(0.05, queue[0][0] - now))
     ready, _, _ = select.select(fds, [], [], timeout)
     for src in ready:
