@@ -138,6 +138,14 @@ export interface Capabilities {
   readonly fenceApi: {
     readonly url: string;
   };
+  /** Customers through the edge: orders posted to the Cloudflare stand-in, which routes them over the
+   * regional load balancer stand-ins (both read from the synthesized stacks, lab/stand-ins/edge.ts) to
+   * an app host. Their write gap is what a shopper sees, beside the database's. Rehearsal only. */
+  readonly customers: {
+    writer(firstId: number): OrderWriter;
+    nextOrderId(node: string): Promise<number>;
+    readOrders(node: string): Promise<Map<number, StoredOrder>>;
+  };
 }
 
 export interface DrillBackend extends Partial<Capabilities> {

@@ -6,7 +6,7 @@ import { sql, startProbe } from "../clients/pg";
 import { sleep, waitFor } from "../proc";
 import { maxConcurrentPrimaries, primarySpans, promotedAfter, summarizeWrites, writeGap } from "./checker";
 import { redisReadBack, redisWriter, sentinelAsk } from "./redis-drill";
-import { Findings, round2, type DrillContext, type DrillResult, type RedisOutcome } from "./types";
+import { Findings, round2, type CustomerOutcome, type DrillContext, type DrillResult, type RedisOutcome } from "./types";
 
 export interface PgDrillSpec {
   readonly name: string;
@@ -47,6 +47,7 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
 
   const probe = startProbe(Object.fromEntries(pgNodes.map((n) => [n, backend.pgTarget(n)])));
   const writer = backend.orderWriter(app.name, firstId);
+  const customers = backend.customers ? backend.customers.writer(await backend.customers.nextOrderId(leaderName)) : null;
   // The Redis client sits with the writer's app host: a region cut off from it is out of its reach.
   const reach = (host: string) => backend.reachable(app.region, host);
   const redis = spec.withRedis ? redisWriter(sentinelAsk(backend, reach), (h) => backend.redisTarget(h), Date.now(), reach) : null;
@@ -79,6 +80,12 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
     await spec.fault(ctx, f, leader, writesBack);
     const budget = (2 * preset.patroni.ttl + preset.patroni.primaryStartTimeout + 30) * 1000;
     await waitFor(`writes to come back through ${writer.via}`, budget, writesBack, 200).catch((e: Error) => f.note(e.message));
+    if (customers) {
+      // The edge follows the database: its checks run at their own pace (load balancer, then Cloudflare).
+      const webBudget = rtoBudget(backend.t).regionLossWeb + presetOf(backend.t).loadBalancer.intervalSeconds * presetOf(backend.t).loadBalancer.unhealthy;
+      const customersBack = () => { const g = writeGap(customers.records, faultAt); return g.firstFailAt === null ? Date.now() / 1000 - faultAt > 3 : g.backAt !== null; };
+      await waitFor(`orders to come back through ${customers.via}`, (webBudget + 30) * 1000, customersBack, 200).catch((e: Error) => f.note(e.message));
+    }
     try {
       // A database host that still has power but lost Patroni (killed, or reset by its watchdog) boots again.
       f.note(...await backend.recoverDatabaseHosts(faultAt));
@@ -97,6 +104,7 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
   } finally {
     clearInterval(ticker);
     await writer.stop().catch((e: Error) => f.note(e.message));
+    await customers?.stop().catch((e: Error) => f.note(e.message));
     await redis?.stop();
     await probe.stop().catch((e: Error) => f.note(e.message));
     f.note(...backend.endDrill());
@@ -128,6 +136,7 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
     const last = probe.records.filter((r) => r.n === leaderName && r.p === 1 && r.t >= faultAt && r.t < faultAt + promotedAt).at(-1);
     f.note(last ? `${leaderName} answered as primary until ${(last.t - faultAt).toFixed(1)} s after the fault (new primary seen at ${promotedAt.toFixed(1)} s)` : `${leaderName} never answered as primary after the fault`);
   }
+  const customerOutcome = customers && newPrimary !== null ? await judgeCustomers(backend, customers.records, customers.via, faultAt, newPrimary, spec.regionGone === true, bound, f) : undefined;
   const rto = m.gap.seconds;
   const p = m.promoted;
   const layers = layerReport(backend, m.gap, faultAt, p, f.notes);
@@ -142,7 +151,27 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
     name: spec.name, preset: backend.preset, backend: backend.kind, rtoSeconds: round2(rto), promotedAfterSeconds: round2(p), ackedWrites: summary.acked,
     lostAckedWrites: summary.lost.length, lostAckedWritesBound: bound, unknownWrites: summary.unknown, failedWrites: summary.failed,
     maxConcurrentPrimaries: concurrent.max, targetSeconds: target, passed, faultDelaySeconds: round2(delay)!, oldPrimary: leaderName,
-    newPrimary, layers, healed, ...(redisOutcome ? { redis: redisOutcome } : {}), violations: f.violations, notes: f.notes,
+    newPrimary, layers, healed, ...(redisOutcome ? { redis: redisOutcome } : {}), ...(customerOutcome ? { customers: customerOutcome } : {}), violations: f.violations, notes: f.notes,
+  };
+}
+
+/** Customers through the edge: every order the edge acknowledged is on the new primary (within the
+ * same loss bound as the database's own writer across regions), and their gap beside the model's. */
+async function judgeCustomers(backend: DrillBackend, ops: readonly WriteOp[], via: string, faultAt: number, primary: string, regionLoss: boolean, bound: number, f: Findings): Promise<CustomerOutcome> {
+  const gap = writeGap(ops, faultAt);
+  const stored = await backend.customers!.readOrders(primary);
+  const summary = summarizeWrites(ops, new Set(stored.keys()));
+  const budget = regionLoss ? rtoBudget(backend.t).regionLossWeb : null;
+  const after = ops.filter((o) => o.t0 >= faultAt && o.r !== "ok");
+  const errors = [...new Set(after.map((o) => o.err ?? o.r))].slice(0, 4).join(", ");
+  if (gap.firstFailAt === null) f.note(`customers (${via}): no order failed`);
+  else if (gap.seconds === null) f.note(`customers (${via}): orders failing since ${(gap.firstFailAt - faultAt).toFixed(1)} s after the fault, not back before the drill ended (${errors})`);
+  else f.note(`customers (${via}): orders back ${gap.seconds.toFixed(1)} s after the first failure (${after.length} failed or unknown: ${errors})${budget === null ? "" : `; the model's edge budget ${budget} s`}`);
+  if (summary.lost.length > bound) f.violation(`${summary.lost.length} orders acknowledged through the edge lost (ids ${summary.lost.slice(0, 10).join(", ")}), tolerated: ${bound}`);
+  else if (summary.lost.length) f.note(`${summary.lost.length} orders acknowledged through the edge lost, within the tolerated ${bound}`);
+  return {
+    via, rtoSeconds: gap.firstFailAt === null ? 0 : round2(gap.seconds), budgetSeconds: budget, ackedWrites: summary.acked,
+    lostAckedWrites: summary.lost.length, failedWrites: summary.failed, unknownWrites: summary.unknown,
   };
 }
 

@@ -94,6 +94,7 @@ const CAPABILITY_TEXT: Readonly<Record<Capability, string>> = {
   watchdog: "a host watchdog the drill can read, and pausing Patroni alone",
   partitions: "cutting a region off from the other regions",
   fenceApi: "an address for the DigitalOcean API stand-in the failover hook fences through",
+  customers: "customers through the edge stand-ins (Cloudflare and the regional load balancers)",
 };
 
 /**

@@ -8,7 +8,7 @@ import type { DrillResult } from "./types";
 const fmt = (n: number | null) => (n === null ? "-" : n.toFixed(1));
 
 export function printRow(r: DrillResult, log: (l: string) => void): void {
-  log(`${r.passed ? "PASS" : "FAIL"} ${r.name.padEnd(19)} ${r.preset.padEnd(9)} rto ${fmt(r.rtoSeconds).padStart(5)} s  promoted ${fmt(r.promotedAfterSeconds).padStart(5)} s  acked ${String(r.ackedWrites).padStart(5)}  lost ${r.lostAckedWrites}${r.lostAckedWritesBound > 0 ? ` (≤ ${r.lostAckedWritesBound} tolerated)` : ""}  unknown ${r.unknownWrites}  primaries ${r.maxConcurrentPrimaries}${r.targetSeconds === null ? "" : `  target ${r.targetSeconds} s`}${r.redis ? `  redis ${fmt(r.redis.rtoSeconds)} s (≤ ${r.redis.budgetSeconds})` : ""}`);
+  log(`${r.passed ? "PASS" : "FAIL"} ${r.name.padEnd(19)} ${r.preset.padEnd(9)} rto ${fmt(r.rtoSeconds).padStart(5)} s  promoted ${fmt(r.promotedAfterSeconds).padStart(5)} s  acked ${String(r.ackedWrites).padStart(5)}  lost ${r.lostAckedWrites}${r.lostAckedWritesBound > 0 ? ` (≤ ${r.lostAckedWritesBound} tolerated)` : ""}  unknown ${r.unknownWrites}  primaries ${r.maxConcurrentPrimaries}${r.targetSeconds === null ? "" : `  target ${r.targetSeconds} s`}${r.redis ? `  redis ${fmt(r.redis.rtoSeconds)} s (≤ ${r.redis.budgetSeconds})` : ""}${r.customers ? `  customers ${fmt(r.customers.rtoSeconds)} s${r.customers.budgetSeconds === null ? "" : ` (edge budget ${r.customers.budgetSeconds})`}` : ""}`);
   for (const n of r.notes) log(`       ${n}`);
   for (const v of r.violations) log(`       VIOLATION: ${v}`);
 }

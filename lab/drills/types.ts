@@ -51,6 +51,9 @@ export interface DrillResult {
   readonly healed: boolean;
   /** Drills that take Redis's primary region with them (withRedis): the Redis write gap through Sentinel. */
   readonly redis?: RedisOutcome;
+  /** Backends with the `customers` capability: orders through the edge (Cloudflare and the regional
+   * load balancers), the gap a shopper sees. */
+  readonly customers?: CustomerOutcome;
   /** What fails the drill beyond the numbers: a promotion without quorum, a replica missing orders,
    * two primaries at once, a drill that aborted or did not recover. */
   readonly violations: readonly string[];
@@ -63,6 +66,19 @@ export interface RedisOutcome {
   /** First failed Redis write to the first acknowledged one after it (null: not back in the drill). */
   readonly rtoSeconds: number | null;
   readonly budgetSeconds: number;
+  readonly ackedWrites: number;
+  readonly lostAckedWrites: number;
+  readonly failedWrites: number;
+  readonly unknownWrites: number;
+}
+
+export interface CustomerOutcome {
+  readonly via: string;
+  /** First failed order through the edge to the first acknowledged one after it (0: none failed;
+   * null: not back before the drill ended). */
+  readonly rtoSeconds: number | null;
+  /** The model's bound for this failure class as customers see it, when it has one (region loss). */
+  readonly budgetSeconds: number | null;
   readonly ackedWrites: number;
   readonly lostAckedWrites: number;
   readonly failedWrites: number;

@@ -12,7 +12,7 @@ import * as probe from "../loopback/probes";
 import { agreedRedisPrimary, waitRedisHealthy } from "../redis-health";
 import type { BackendProvider, DrillBackend, ExecResult, FailoverHookControl, Member, OrderWriter, PgTarget, RedisIdentity, RedisReplication, RedisTarget, StoredOrder, WriteOp } from "../types";
 import { boot, execOn, freeze, hostDirs, initPid, powerCut, thaw } from "./hosts";
-import { planOf, type HostPlan, type Plan, type RehearsalPaths } from "./plan";
+import { EDGE_ADDRESS, EDGE_PORT, planOf, type HostPlan, type Plan, type RehearsalPaths } from "./plan";
 import { readState, wanCutFile, writeState } from "./rehearsal";
 import * as fs from "fs";
 import { poll, sleep } from "./sys";
@@ -23,6 +23,8 @@ import { tlsClient, type TlsClient } from "../../clients/https";
 
 /** Orders the drills write carry this idempotency-key prefix; the number after it is the drill's id. */
 export const DRILL_KEY_PREFIX = "drill-";
+/** Orders of the customers that go through the edge stand-ins. */
+export const CUSTOMER_KEY_PREFIX = "edge-";
 const WRITE_INTERVAL_MS = 20;
 const WRITE_TIMEOUT_MS = 2000;
 
@@ -259,7 +261,19 @@ export class RehearsalBackend implements DrillBackend {
 
   /** A customer: POST /orders to the app on `appHost`'s public address, one at a time, every 20 ms. */
   orderWriter(appHost: string, firstId: number): OrderWriter {
-    const url = `http://${this.hp(appHost).publicIpv4}:${this.t.app.port}/orders`;
+    return this.httpWriter(`http://${this.hp(appHost).publicIpv4}:${this.t.app.port}/orders`, {}, DRILL_KEY_PREFIX, firstId, `POST /orders on ${appHost}`);
+  }
+
+  /** Customers through the edge stand-ins: Cloudflare's load balancer, then a region's load balancer. */
+  readonly customers = {
+    writer: (firstId: number): OrderWriter =>
+      this.httpWriter(`http://${EDGE_ADDRESS}:${EDGE_PORT}/orders`, { host: this.t.domain.hostname }, CUSTOMER_KEY_PREFIX, firstId, `POST /orders to ${this.t.domain.hostname} through the edge stand-ins`),
+    nextOrderId: (node: string) => this.nextId(node, CUSTOMER_KEY_PREFIX),
+    readOrders: (node: string) => this.ordersWith(node, CUSTOMER_KEY_PREFIX),
+  };
+
+  /** Orders posted one at a time, every 20 ms, each with its own idempotency key `prefix<id>`. */
+  private httpWriter(url: string, headers: Record<string, string>, prefix: string, firstId: number, via: string): OrderWriter {
     const records: WriteOp[] = [];
     let running = true;
     const loop = (async () => {
@@ -268,13 +282,14 @@ export class RehearsalBackend implements DrillBackend {
         let op: WriteOp;
         try {
           const res = await fetch(url, {
-            method: "POST", headers: { "content-type": "application/json", "idempotency-key": `${DRILL_KEY_PREFIX}${id}` },
+            method: "POST", headers: { ...headers, "content-type": "application/json", "idempotency-key": `${prefix}${id}` },
             body: JSON.stringify({ item: "drill", quantity: 1 }), signal: AbortSignal.timeout(WRITE_TIMEOUT_MS),
           });
           const body = await res.json().catch(() => ({})) as { db_node?: string; error?: string };
           const t1 = Date.now() / 1000;
           // 2xx: committed. Anything else may or may not have committed (the app reports the database's
-          // error after the fact): unknown, never counted as a loss.
+          // error after the fact; a load balancer's 503 did not reach the app): unknown, never counted
+          // as a loss.
           op = res.ok ? { id, t0, t1, r: "ok", node: this.nameAt(String(body.db_node)) } : { id, t0, t1, r: "info", err: `HTTP ${res.status} ${body.error ?? ""}`.trim() };
         } catch (e) {
           const err = (e as Error & { cause?: { code?: string } });
@@ -285,7 +300,7 @@ export class RehearsalBackend implements DrillBackend {
         await sleep(Math.max(0, WRITE_INTERVAL_MS - (Date.now() - t0 * 1000)));
       }
     })();
-    return { records, via: `POST /orders on ${appHost}`, stop: async () => { running = false; await loop; } };
+    return { records, via, stop: async () => { running = false; await loop; } };
   }
 
   private async query<T>(target: PgTarget, text: string): Promise<T[]> {
@@ -301,15 +316,23 @@ export class RehearsalBackend implements DrillBackend {
     }
   }
 
-  async nextOrderId(node: string): Promise<number> {
-    const rows = await this.query<{ next: string }>(this.shopDb(node), `SELECT coalesce(max(substr(idempotency_key, ${DRILL_KEY_PREFIX.length + 1})::bigint), 0) + 1 AS next FROM orders WHERE idempotency_key LIKE '${DRILL_KEY_PREFIX}%'`);
+  nextOrderId(node: string): Promise<number> {
+    return this.nextId(node, DRILL_KEY_PREFIX);
+  }
+
+  readOrders(node: string): Promise<Map<number, StoredOrder>> {
+    return this.ordersWith(node, DRILL_KEY_PREFIX);
+  }
+
+  private async nextId(node: string, prefix: string): Promise<number> {
+    const rows = await this.query<{ next: string }>(this.shopDb(node), `SELECT coalesce(max(substr(idempotency_key, ${prefix.length + 1})::bigint), 0) + 1 AS next FROM orders WHERE idempotency_key LIKE '${prefix}%'`);
     return Number(rows[0].next);
   }
 
-  async readOrders(node: string): Promise<Map<number, StoredOrder>> {
+  private async ordersWith(node: string, prefix: string): Promise<Map<number, StoredOrder>> {
     const rows = await this.query<{ key: string; node: string; at: number }>(this.shopDb(node),
-      `SELECT idempotency_key AS key, host(db_node::inet) AS node, extract(epoch FROM created_at)::float8 AS at FROM orders WHERE idempotency_key LIKE '${DRILL_KEY_PREFIX}%'`);
-    return new Map(rows.map((r) => [Number(r.key.slice(DRILL_KEY_PREFIX.length)), { node: this.nameAt(r.node), at: Number(r.at) }]));
+      `SELECT idempotency_key AS key, host(db_node::inet) AS node, extract(epoch FROM created_at)::float8 AS at FROM orders WHERE idempotency_key LIKE '${prefix}%'`);
+    return new Map(rows.map((r) => [Number(r.key.slice(prefix.length)), { node: this.nameAt(r.node), at: Number(r.at) }]));
   }
 
   /** The hook Ansible installed (a unit on the surviving region's monitoring host), restarted so that it
@@ -337,7 +360,7 @@ export class RehearsalBackend implements DrillBackend {
 export function rehearsalProvider(t: Topology, p: RehearsalPaths): BackendProvider {
   return {
     kind: "rehearsal",
-    capabilities: new Set(["partitions"]),
+    capabilities: new Set(["partitions", "customers"]),
     async acquire(preset, log) {
       if (preset !== t.timing) throw new RehearsalError(`the rehearsal runs the preset it was converged with (${t.timing}), not ${preset}`);
       return { backend: new RehearsalBackend(t, p, log), owned: false };

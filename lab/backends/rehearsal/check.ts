@@ -10,7 +10,8 @@ import { APP_ENV_FILE, APP_DIR } from "../../../playbooks-gen/roles/app";
 import { PATRONI_CONFIG_FILE } from "../../../playbooks-gen/roles/patroni";
 import { RehearsalError } from "./errors";
 import { execOn } from "./hosts";
-import { planOf, type RehearsalPaths } from "./plan";
+import { EDGE_ADDRESS, EDGE_PORT, planOf, type RehearsalPaths } from "./plan";
+import { run as runHere } from "./sys";
 import { readState } from "./rehearsal";
 import { mergeReport } from "./report";
 import { checkDatabaseRefusals } from "./refusals";
@@ -165,6 +166,9 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
     const r = await sh(h.name, `curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:${t.app.port}${t.app.healthPath}`);
     add(`app on ${h.name}: ${t.app.healthPath} answers 200`, r.stdout.trim() === "200", `HTTP ${r.stdout.trim() || r.stderr.trim()}`);
   }
+  // Customers' way in: the Cloudflare stand-in sends them to the first pool, the primary region's.
+  const edge = runHere(["ip", "netns", "exec", plan.operatorNs, "curl", "-s", "-o", "/dev/null", "-m", "5", "-w", "%{http_code} %header{cf-pool}", "-H", `host: ${t.domain.hostname}`, `http://${EDGE_ADDRESS}:${EDGE_PORT}${t.app.healthPath}`]).stdout.trim();
+  add(`customers: ${t.app.healthPath} through the edge stand-ins answers 200 from ${primaryRegion(t)}`, edge === `200 ${primaryRegion(t)}`, edge ? `HTTP ${edge.replace(" ", " from pool ")}` : "no answer");
   for (const h of hostsRunning(t, "worker")) {
     const r = await sh(h.name, "systemctl is-active shop-worker");
     add(`worker on ${h.name} running`, r.stdout.trim() === "active", r.stdout.trim());

@@ -2,7 +2,7 @@
 // nothing binds or routes on the machine's own interfaces. Deleting the namespaces removes it all.
 import * as fs from "fs";
 import { intToIp } from "../../../lib/model";
-import { PREFIX, PUBLIC_GATEWAY, OPERATOR_ADDRESS, SPACES_ADDRESS, type HostPlan, type Plan } from "./plan";
+import { EDGE_ADDRESS, PREFIX, PUBLIC_GATEWAY, OPERATOR_ADDRESS, SPACES_ADDRESS, type HostPlan, type Plan } from "./plan";
 import { run, runOk } from "./sys";
 
 const batch = (ns: string | null, lines: readonly string[]) => runOk(["ip", ...(ns ? ["-n", ns] : []), "-batch", "-"], { input: lines.join("\n") + "\n" });
@@ -38,7 +38,8 @@ export function makeFabric(plan: Plan): void {
   runOk(["ip", "netns", "exec", f, "sysctl", "-qw", "net.ipv4.ip_forward=1"]);
   // The operator: a public address (Ansible's SSH, the mirror) and one leg in each VPC (a bastion).
   link(f, plan.operatorVeth, plan.operatorNs, "eth0", plan.publicBridge, `${OPERATOR_ADDRESS}/24`);
-  batch(plan.operatorNs, [`address add ${SPACES_ADDRESS}/24 dev eth0`]);
+  // Stand-ins on the public side: Spaces, Cloudflare's load balancer and each region's load balancer.
+  batch(plan.operatorNs, [SPACES_ADDRESS, EDGE_ADDRESS, ...plan.regions.map((r) => r.loadBalancerIp)].map((a) => `address add ${a}/24 dev eth0`));
   for (const r of plan.regions) link(f, r.operatorVeth, plan.operatorNs, `vpc-${r.slug}`.slice(0, 15), r.bridge, `${r.operatorAddress}/${r.vpc.prefix}`);
 }
 

@@ -17,6 +17,11 @@ export const MIRROR_URL = `https://${OPERATOR_ADDRESS}`;
 /** The DigitalOcean Spaces stand-in (S3 API for pgBackRest), found by name through the operator's resolver. */
 export const SPACES_ADDRESS = `${PUBLIC_NET}.3`;
 export const SPACES_DOMAIN = "digitaloceanspaces.com";
+/** The Cloudflare load balancer stand-in (customers' entry), on the public side; the regions' load
+ * balancer stand-ins answer on each region's `loadBalancerIp` (lab/stand-ins/edge.ts). */
+export const EDGE_ADDRESS = `${PUBLIC_NET}.4`;
+/** Plain HTTP on both edge legs (the stand-ins model health and routing, not TLS). */
+export const EDGE_PORT = 80;
 const FIRST_HOST = 10;
 /** Stand-ins for the regions' load balancer IPs (reserved for the edge stand-ins). */
 const FIRST_LB = 200;

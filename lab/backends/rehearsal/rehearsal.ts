@@ -12,7 +12,7 @@ import { synthesize } from "../../../lib/synth";
 import { ensureAptRepo, ensureBaseDir, ensureBaseTarball, ensureRehearsalTls, packagesOf } from "./image";
 import { attachVolume, boot, cgroupDir, cgroupProcs, execOn, hostDirs, initPid, loopDevicesOf, ourCgroups, prepareDisk, removeCgroups, shutdown } from "./hosts";
 import { deleteNamespace, makeFabric, makeHostNetwork, netnsPath, networkConfig, ourNamespaces } from "./net";
-import { deployOutputs, OPERATOR_ADDRESS, SPACES_ADDRESS, SPACES_DOMAIN, planOf, rehearsalPaths, type Plan, type RehearsalPaths } from "./plan";
+import { deployOutputs, EDGE_ADDRESS, EDGE_PORT, OPERATOR_ADDRESS, SPACES_ADDRESS, SPACES_DOMAIN, planOf, rehearsalPaths, type Plan, type RehearsalPaths } from "./plan";
 import { alive, poll, run, runOk } from "./sys";
 import { buildAppRepository, APP_SETTINGS } from "./app-repo";
 
@@ -145,10 +145,13 @@ export async function up(o: UpOptions): Promise<{ plan: Plan; t: Topology }> {
     // The droplets' resolver: names the rehearsal stands in for (Spaces), nothing else (an instant "no").
     // The WAN between the regions' VPCs: always there (with --wan-rtt 0 it only carries partitions).
     startOperatorService(plan, path.join(p.logs, "wan.log"), ["/usr/bin/python3", besideThis("wan-delay.py"), writeWanConfig(p, plan, o.wanRttMs)], plan.fabricNs),
+    // Customers' way in: Cloudflare's load balancer and the regions' load balancers, read from the stacks.
+    startOperatorService(plan, path.join(p.logs, "edge.log"), [process.execPath, path.join(__dirname, "..", "..", "stand-ins", "edge-cli.js"), writeEdgeConfig(p, plan, synthDir)]),
     startOperatorService(plan, path.join(p.logs, "dnsmasq.log"), ["dnsmasq", "--keep-in-foreground", "--log-facility=-", "--no-resolv", "--no-hosts", "--no-poll", "--bind-interfaces", `--listen-address=${OPERATOR_ADDRESS}`, `--address=/${SPACES_DOMAIN}/${SPACES_ADDRESS}`, `--pid-file=${path.join(p.root, "dnsmasq.pid")}`]),
   ];
   writeState(p, state);
   await poll("the WAN forwarder to set up its routes", 20_000, () => fs.readFileSync(path.join(p.logs, "wan.log"), "utf8").includes("ready"));
+  await poll("the edge stand-ins to listen", 20_000, () => fs.readFileSync(path.join(p.logs, "edge.log"), "utf8").includes("ready"));
   await poll("the mirror to answer", 20_000, () => inOperator(plan, ["curl", "-sf", "--cacert", tls.ca, `https://${OPERATOR_ADDRESS}/debian/Release`, "-o", "/dev/null"]).code === 0);
   await poll("the Spaces stand-in to answer", 20_000, () => inOperator(plan, ["curl", "-s", "--cacert", tls.ca, "--resolve", `probe.${t.regions[0].slug}.${SPACES_DOMAIN}:443:${SPACES_ADDRESS}`, `https://probe.${t.regions[0].slug}.${SPACES_DOMAIN}/`, "-o", "/dev/null"]).code === 0);
   for (const h of plan.hosts) {
@@ -223,6 +226,17 @@ export function setWanRtt(p: RehearsalPaths, rttMs: number): number {
   return s.wanRttMs;
 }
 
+/** Where the edge stand-ins listen and which droplet address each load balancer target has. */
+function writeEdgeConfig(p: RehearsalPaths, plan: Plan, synthDir: string): string {
+  const file = path.join(p.root, "edge.json");
+  fs.writeFileSync(file, JSON.stringify({
+    synthDir, cloudflare: { address: EDGE_ADDRESS, port: EDGE_PORT }, port: EDGE_PORT,
+    loadBalancers: Object.fromEntries(plan.regions.map((r) => [r.slug, r.loadBalancerIp])),
+    hosts: Object.fromEntries(plan.hosts.map((h) => [h.host.name, h.privateIpv4])),
+  }, null, 2));
+  return file;
+}
+
 /** Region pairs cut off from each other, one "A B" per line (the forwarder re-reads it every 50 ms). */
 export function wanCutFile(p: RehearsalPaths): string {
   return path.join(p.root, "wan-cut");
@@ -289,7 +303,7 @@ export async function down(root: string, log: (l: string) => void, keepCache = t
   removeCgroups();
   const left = leftovers(p);
   if (left.length === 0) fs.rmSync(p.hosts, { recursive: true, force: true });
-  for (const f of [p.state, p.outputs, path.join(p.root, "mirror"), path.join(p.root, "spaces"), path.join(p.root, "synth"), path.join(p.root, "dnsmasq.pid"), path.join(p.root, "wan.json"), wanCutFile(p), wanRttFile(p), p.ansible]) fs.rmSync(f, { recursive: true, force: true });
+  for (const f of [p.state, p.outputs, path.join(p.root, "mirror"), path.join(p.root, "spaces"), path.join(p.root, "synth"), path.join(p.root, "dnsmasq.pid"), path.join(p.root, "wan.json"), path.join(p.root, "edge.json"), wanCutFile(p), wanRttFile(p), p.ansible]) fs.rmSync(f, { recursive: true, force: true });
   if (!keepCache) fs.rmSync(p.cache, { recursive: true, force: true });
   if (left.length) throw new RehearsalError(`down could not remove: ${left.join("; ")}`);
   log(`down: removed ${names.size} hosts, their networks, mounts and cgroups${keepCache ? ` (kept the image and package cache in ${p.cache})` : ""}`);
