@@ -82,7 +82,7 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
     await waitFor(`writes to come back through ${writer.via}`, budget, writesBack, 200).catch((e: Error) => f.note(e.message));
     if (customers) {
       // The edge follows the database: its checks run at their own pace (load balancer, then Cloudflare).
-      const webBudget = rtoBudget(backend.t).regionLossWeb + presetOf(backend.t).loadBalancer.intervalSeconds * presetOf(backend.t).loadBalancer.unhealthy;
+      const webBudget = rtoBudget(backend.t).regionLossEdge + presetOf(backend.t).loadBalancer.intervalSeconds * presetOf(backend.t).loadBalancer.unhealthy;
       const customersBack = () => { const g = writeGap(customers.records, faultAt); return g.firstFailAt === null ? Date.now() / 1000 - faultAt > 3 : g.backAt !== null; };
       await waitFor(`orders to come back through ${customers.via}`, (webBudget + 30) * 1000, customersBack, 200).catch((e: Error) => f.note(e.message));
     }
@@ -161,7 +161,7 @@ async function judgeCustomers(backend: DrillBackend, ops: readonly WriteOp[], vi
   const gap = writeGap(ops, faultAt);
   const stored = await backend.customers!.readOrders(primary);
   const summary = summarizeWrites(ops, new Set(stored.keys()));
-  const budget = regionLoss ? rtoBudget(backend.t).regionLossWeb : null;
+  const budget = regionLoss ? rtoBudget(backend.t).regionLossEdge : null;
   const after = ops.filter((o) => o.t0 >= faultAt && o.r !== "ok");
   const errors = [...new Set(after.map((o) => o.err ?? o.r))].slice(0, 4).join(", ");
   if (gap.firstFailAt === null) f.note(`customers (${via}): no order failed`);
