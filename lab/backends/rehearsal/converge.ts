@@ -7,6 +7,7 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as yaml from "js-yaml";
+import { readVault } from "./vault";
 import { RehearsalError } from "./errors";
 import { netnsPath } from "./net";
 import type { RehearsalPaths } from "./plan";
@@ -80,6 +81,16 @@ export async function run(o: CliOptions, p: RehearsalPaths, log: (l: string) => 
     fs.writeFileSync(p.vault, yaml.dump(randomVault(path.join(p.ansible, "vault.example.yml"))), { mode: 0o600 });
     log(`$ ansible-vault encrypt ${rel(p.vault)} --vault-password-file ${rel(p.vaultPassword)}`);
     runOk(["ansible-vault", "encrypt", p.vault, "--vault-password-file", p.vaultPassword]);
+  } else {
+    // A Vault made for an older tree: add what this tree's vault.example.yml names and it lacks, as a
+    // user does after an upgrade (`ansible-vault edit`); existing secrets stay as they are.
+    const have = readVault(p);
+    const missing = Object.entries(randomVault(path.join(p.ansible, "vault.example.yml"))).filter(([k]) => !(k in have));
+    if (missing.length) {
+      log(`$ ansible-vault edit ${rel(p.vault)}   # adds ${missing.map(([k]) => k).join(", ")} (new in vault.example.yml)`);
+      fs.writeFileSync(p.vault, yaml.dump({ ...have, ...Object.fromEntries(missing) }), { mode: 0o600 });
+      runOk(["ansible-vault", "encrypt", p.vault, "--vault-password-file", p.vaultPassword]);
+    }
   }
 
   // 3. The playbooks, twice, from the operator's machine (its namespace), as the deploy user over SSH.
