@@ -50,10 +50,11 @@ describe("hosts", () => {
 });
 
 describe("ports", () => {
-  it("opens the app port from the load balancer and keeps HAProxy's frontends local", () => {
+  it("opens the app port from the load balancer and keeps HAProxy's frontends and Prometheus local", () => {
     const app = inboundRulesFor(t, "app", "nyc1").map((r) => `${r.port}/${r.protocol}`);
     expect(app).toEqual(["22/tcp", "8080/tcp", "7000/tcp", "9100/tcp"]);
-    expect(portTable(t).filter((r) => r.from === "local").map((r) => r.port)).toEqual([5000, 5001]);
+    // Prometheus listens on 127.0.0.1 only: no firewall opens it, nothing remote queries it.
+    expect(portTable(t).filter((r) => r.from === "local").map((r) => r.port)).toEqual([5000, 5001, 9090]);
   });
 
   it("opens only what the tier's hosts in that region run", () => {

@@ -55,7 +55,9 @@ export class LabEnv implements RenderEnv {
     if (hosts.length > 250) throw new Error(`the lab supports at most 250 hosts, got ${hosts.length}`);
     this.addresses = new Map(hosts.map((h, i) => [h.name, `${net}.${i + 2}`]));
     this.clientAddress = `${net}.1`;
-    this.superuserNetworks = [`${this.clientAddress}/32`];
+    // Without the lab WAN a client that binds no address reaches any 127.x host from 127.0.0.1 (the
+    // kernel's source for the loopback route), whatever the lab's /24: admit that too.
+    this.superuserNetworks = [...new Set([`${this.clientAddress}/32`, "127.0.0.1/32"])];
     if (hookHost !== undefined) {
       const a = this.addressOf(hookHost);
       // The DigitalOcean API stand-in runs in the lab's own process, on the clients' address.

@@ -26,9 +26,12 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** A query through one of the app host's HAProxy ports, with the app's own credentials and pg client. */
 function viaHaproxy(host: string, port: number) {
-  const js = `const {Client}=require(${JSON.stringify(`${APP_DIR}/node_modules/pg`)});const u=new URL(process.env.DATABASE_URL);u.port=${port};` +
+  // The environment file is systemd's format, not a shell's (an unquoted `&` in the URL's query would
+  // end a shell assignment): read DATABASE_URL from it as systemd does.
+  const readUrl = `const l=require("fs").readFileSync(${JSON.stringify(APP_ENV_FILE)},"utf8").split("\\n").find(x=>x.startsWith("DATABASE_URL="));const v=l.slice(13).trim().replace(/^"(.*)"$/,"$1");`;
+  const js = `${readUrl}const {Client}=require(${JSON.stringify(`${APP_DIR}/node_modules/pg`)});const u=new URL(v);u.port=${port};` +
     `const c=new Client({connectionString:u.toString(),connectionTimeoutMillis:3000});c.connect().then(()=>c.query("select host(inet_server_addr()) a, pg_is_in_recovery() r")).then(x=>{console.log(JSON.stringify(x.rows[0]));return c.end()}).catch(e=>{console.error(e.message);process.exit(1)})`;
-  return sh(host, `set -a; . ${APP_ENV_FILE}; exec node -e ${q(js)}`);
+  return sh(host, `exec node -e ${q(js)}`);
 }
 
 export async function checkShop(t: Topology, vault: Record<string, string>): Promise<CheckItem[]> {
