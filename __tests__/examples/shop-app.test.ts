@@ -230,6 +230,28 @@ describe("shop-app example (real PostgreSQL 15, Redis 7 and Sentinel on 127.0.77
     for (const r of replies) await fulfilled(r.body.id);
   }, 90_000);
 
+  it("connects again when its Redis client ends without being closed, and stays closed when the app closes it", async () => {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { closeRedis, createRedis } = require(path.join(APP_DIR, "lib", "redis.js"));
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const { loadConfig } = require(path.join(APP_DIR, "lib", "config.js"));
+    const client = createRedis(loadConfig(appEnv("end-test")).redis, "end-test");
+    try {
+      await waitFor("the client ready", 15_000, async () => client.status === "ready");
+      // An end the app did not ask for (ioredis reaches it when a disconnect lands mid-resolution).
+      client.disconnect();
+      await waitFor("the client ended", 5_000, async () => client.status === "end");
+      await waitFor("the client ready again", 15_000, async () => client.status === "ready");
+      expect(await client.ping()).toBe("PONG");
+      closeRedis(client);
+      await waitFor("the client ended", 5_000, async () => client.status === "end");
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(client.status).toBe("end");
+    } finally {
+      closeRedis(client);
+    }
+  });
+
   it("stops cleanly on SIGTERM", async () => {
     expect(await web!.stop("SIGTERM", 5_000)).toBe(0);
     expect(await worker!.stop("SIGTERM", 5_000)).toBe(0);

@@ -6,6 +6,7 @@ const crypto = require("crypto");
 const http = require("http");
 const { DatabaseError, waitForSchema } = require("./lib/db");
 const { startClients } = require("./lib/start");
+const { closeRedis } = require("./lib/redis");
 const { createOrder, getOrder } = require("./lib/orders");
 const { enqueueFulfilment } = require("./lib/jobs");
 const { health } = require("./lib/health");
@@ -198,7 +199,7 @@ function main() {
     }, SHUTDOWN_GRACE_MS).unref();
     server.close(async () => {
       await pool.end().catch((err) => logError("closing the database pool", err));
-      redis.disconnect();
+      closeRedis(redis);
       logInfo("stopped");
       process.exit(0);
     });

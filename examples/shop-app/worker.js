@@ -6,6 +6,7 @@
 
 const { waitForSchema } = require("./lib/db");
 const { startClients } = require("./lib/start");
+const { closeRedis } = require("./lib/redis");
 const { applyFulfilment, strandedOrders } = require("./lib/orders");
 const { claimStaleJobs, ensureGroup, finishJob, readJobs } = require("./lib/jobs");
 const { Backoff, logError, logInfo, outageLogger, sleep } = require("./lib/support");
@@ -116,7 +117,7 @@ function main() {
     }, SHUTDOWN_GRACE_MS).unref();
     await running;
     await pool.end().catch((err) => logError("closing the database pool", err));
-    redis.disconnect();
+    closeRedis(redis);
     logInfo("stopped");
     process.exit(0);
   };

@@ -39,7 +39,26 @@ function createRedis(redisConfig, connectionName) {
   const log = outageLogger(`redis (${connectionName})`);
   client.on("error", (err) => log.error(err));
   client.on("ready", () => log.recovered(`connected to ${describePrimary(client)}`));
+  // ioredis gives up for good ("end") when a disconnect lands while it is asking the Sentinels for the
+  // primary (its connector then rejects with "Connection is closed."; ioredis issue #1683). The
+  // rehearsal saw both ams3 app hosts stuck so after a Redis failover, answering 503 until restarted.
+  // Unless the app itself is closing the client, connect again.
+  client.on("end", () => {
+    if (closing.has(client)) return;
+    log.error(new Error("the client gave up (ended); connecting again"));
+    setTimeout(() => {
+      if (!closing.has(client) && client.status === "end") client.connect().catch(() => {});
+    }, 500);
+  });
   return client;
+}
+
+const closing = new WeakSet();
+
+/** Disconnects for good (shutdown): the client stays ended. */
+function closeRedis(client) {
+  closing.add(client);
+  client.disconnect();
 }
 
 /** The primary this client is connected to right now, as host:port (for health output and logs). */
@@ -48,4 +67,4 @@ function describePrimary(client) {
   return stream && stream.remoteAddress ? `${stream.remoteAddress}:${stream.remotePort}` : "unknown";
 }
 
-module.exports = { createRedis, describePrimary };
+module.exports = { closeRedis, createRedis, describePrimary };
