@@ -136,7 +136,7 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
     const last = probe.records.filter((r) => r.n === leaderName && r.p === 1 && r.t >= faultAt && r.t < faultAt + promotedAt).at(-1);
     f.note(last ? `${leaderName} answered as primary until ${(last.t - faultAt).toFixed(1)} s after the fault (new primary seen at ${promotedAt.toFixed(1)} s)` : `${leaderName} never answered as primary after the fault`);
   }
-  const customerOutcome = customers && newPrimary !== null ? await judgeCustomers(backend, customers.records, customers.via, faultAt, newPrimary, spec.regionGone === true, bound, f) : undefined;
+  const customerOutcome = customers && newPrimary !== null ? await judgeCustomers(backend, customers.records, customers.via, faultAt, newPrimary, spec.crossRegion === true, bound, f) : undefined;
   const rto = m.gap.seconds;
   const p = m.promoted;
   const layers = layerReport(backend, m.gap, faultAt, p, f.notes);
@@ -157,11 +157,12 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
 
 /** Customers through the edge: every order the edge acknowledged is on the new primary (within the
  * same loss bound as the database's own writer across regions), and their gap beside the model's. */
-async function judgeCustomers(backend: DrillBackend, ops: readonly WriteOp[], via: string, faultAt: number, primary: string, regionLoss: boolean, bound: number, f: Findings): Promise<CustomerOutcome> {
+async function judgeCustomers(backend: DrillBackend, ops: readonly WriteOp[], via: string, faultAt: number, primary: string, crossRegion: boolean, bound: number, f: Findings): Promise<CustomerOutcome> {
   const gap = writeGap(ops, faultAt);
   const stored = await backend.customers!.readOrders(primary);
   const summary = summarizeWrites(ops, new Set(stored.keys()));
-  const budget = regionLoss ? rtoBudget(backend.t).regionLossEdge : null;
+  // Across regions the edge must move customers to another pool: the model's edge budget applies.
+  const budget = crossRegion ? rtoBudget(backend.t).regionLossEdge : null;
   const after = ops.filter((o) => o.t0 >= faultAt && o.r !== "ok");
   const errors = [...new Set(after.map((o) => o.err ?? o.r))].slice(0, 4).join(", ");
   if (gap.firstFailAt === null) f.note(`customers (${via}): no order failed`);
