@@ -150,22 +150,51 @@ function forwardHeaders(h: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
 
 export type EdgeEvent = (line: string) => void;
 
-/** A DigitalOcean regional load balancer over `targets` (name -> address). */
-export class RegionalLbStandIn {
-  private readonly state = new Map<string, { healthy: boolean; streak: number }>();
-  private next = 0;
+/** A proxy that checks its upstreams every `periodMs` (each round after the last one ended) and
+ * answers requests with `handle`. */
+abstract class CheckingProxy {
   private timer: NodeJS.Timeout | null = null;
   private server: http.Server | null = null;
 
+  protected abstract periodMs(): number;
+  protected abstract checkRound(): Promise<unknown>;
+  protected abstract handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void>;
+
+  async listen(address: string, port: number): Promise<void> {
+    const tick = () => {
+      void this.checkRound().finally(() => { if (this.timer) this.timer = setTimeout(tick, this.periodMs()); });
+    };
+    this.timer = setTimeout(tick, 0);
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve, reject) => this.server!.once("error", reject).listen(port, address, resolve));
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** A DigitalOcean regional load balancer over `targets` (name -> address). */
+export class RegionalLbStandIn extends CheckingProxy {
+  private readonly state = new Map<string, { healthy: boolean; streak: number }>();
+  private next = 0;
+
   constructor(readonly spec: RegionalLbSpec, private readonly addressOf: (target: string) => string, private readonly log: EdgeEvent, private readonly timeScale = 1) {
+    super();
     for (const t of spec.targets) this.state.set(t, { healthy: false, streak: 0 });
+  }
+
+  protected periodMs(): number {
+    return this.spec.health.intervalSeconds * 1000 * this.timeScale;
   }
 
   inRotation(): string[] {
     return this.spec.targets.filter((t) => this.state.get(t)!.healthy);
   }
 
-  private async checkAll(): Promise<void> {
+  protected async checkRound(): Promise<void> {
     const h = this.spec.health;
     await Promise.all(this.spec.targets.map(async (t) => {
       const ok = await request({ host: this.addressOf(t), port: h.port }, "GET", h.path, {}, null, h.timeoutSeconds * 1000 * this.timeScale).then((r) => r.status >= 200 && r.status < 400, () => false);
@@ -183,16 +212,7 @@ export class RegionalLbStandIn {
     }));
   }
 
-  async listen(address: string, port: number): Promise<void> {
-    const tick = () => {
-      void this.checkAll().finally(() => { if (this.timer) this.timer = setTimeout(tick, this.spec.health.intervalSeconds * 1000 * this.timeScale); });
-    };
-    this.timer = setTimeout(tick, 0);
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => this.server!.once("error", reject).listen(port, address, resolve));
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const body = await readBody(req);
     const targets = this.inRotation();
     if (targets.length === 0) {
@@ -207,21 +227,14 @@ export class RegionalLbStandIn {
       res.writeHead(503, { "content-type": "text/plain" }).end(`${this.spec.name}: ${t} did not answer\n`);
     }
   }
-
-  async close(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
-  }
 }
 
 /** Cloudflare's load balancer over the regions' load balancers (region -> address). */
-export class CloudflareStandIn {
+export class CloudflareStandIn extends CheckingProxy {
   private readonly healthy = new Map<string, boolean>();
-  private timer: NodeJS.Timeout | null = null;
-  private server: http.Server | null = null;
 
   constructor(readonly spec: CloudflareSpec, private readonly originOf: (region: string) => Upstream, private readonly log: EdgeEvent, private readonly timeScale = 1) {
+    super();
     // Cloudflare treats a new pool as healthy until its monitor says otherwise.
     for (const p of spec.pools) this.healthy.set(p.region, true);
   }
@@ -242,21 +255,20 @@ export class CloudflareStandIn {
     return false;
   }
 
-  async listen(address: string, port: number): Promise<void> {
-    const tick = () => {
-      void Promise.all(this.spec.pools.map(async ({ region, name }) => {
-        const ok = await this.check(region);
-        const was = this.healthy.get(region);
-        this.healthy.set(region, ok);
-        if (ok !== was) this.log(`cloudflare: pool ${name} ${ok ? "healthy" : "unhealthy"}; traffic to ${this.route()[0]}`);
-      })).finally(() => { if (this.timer) this.timer = setTimeout(tick, this.spec.monitor.intervalSeconds * 1000 * this.timeScale); });
-    };
-    this.timer = setTimeout(tick, 0);
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => this.server!.once("error", reject).listen(port, address, resolve));
+  protected periodMs(): number {
+    return this.spec.monitor.intervalSeconds * 1000 * this.timeScale;
   }
 
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  protected checkRound(): Promise<unknown> {
+    return Promise.all(this.spec.pools.map(async ({ region, name }) => {
+      const ok = await this.check(region);
+      const was = this.healthy.get(region);
+      this.healthy.set(region, ok);
+      if (ok !== was) this.log(`cloudflare: pool ${name} ${ok ? "healthy" : "unhealthy"}; traffic to ${this.route()[0]}`);
+    }));
+  }
+
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const body = await readBody(req);
     const order = this.route();
     const tries = this.spec.failoverAcrossPools ? order.slice(0, 2) : order.slice(0, 1);
@@ -269,11 +281,5 @@ export class CloudflareStandIn {
     }
     // Cloudflare's "origin is unreachable".
     res.writeHead(523, { "content-type": "text/plain" }).end("origin is unreachable\n");
-  }
-
-  async close(): Promise<void> {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }
