@@ -35,8 +35,8 @@ export function labHookHost(t: Topology, hosts: readonly Host[]): string | undef
 
 export class LabEnv implements RenderEnv {
   readonly clientNetworks = ["127.0.0.0/8"] as const;
-  /** The lab's own clients (prober, read-back, psql) log in as the superuser, as an operator's shell on
-   * a database host would: from the clients' address only. */
+  /** The lab's own clients (prober, read-back, psql, the writer through HAProxy) log in as the
+   * superuser, as an operator's shell would, over TLS. */
   readonly superuserNetworks: readonly string[];
   /** No WAL archive bucket in the lab: archiving succeeds without keeping anything. */
   readonly archiveCommand = "/bin/true";
@@ -55,9 +55,10 @@ export class LabEnv implements RenderEnv {
     if (hosts.length > 250) throw new Error(`the lab supports at most 250 hosts, got ${hosts.length}`);
     this.addresses = new Map(hosts.map((h, i) => [h.name, `${net}.${i + 2}`]));
     this.clientAddress = `${net}.1`;
-    // Without the lab WAN a client that binds no address reaches any 127.x host from 127.0.0.1 (the
-    // kernel's source for the loopback route), whatever the lab's /24: admit that too.
-    this.superuserNetworks = [...new Set([`${this.clientAddress}/32`, "127.0.0.1/32"])];
+    // The lab's clients reach PostgreSQL directly (from the clients' address, or from 127.0.0.1 without
+    // the lab WAN: the kernel's source for any 127.x destination) and through every app host's HAProxy
+    // (from that host's address): all of them are the operator here. Production admits none.
+    this.superuserNetworks = ["127.0.0.0/8"];
     if (hookHost !== undefined) {
       const a = this.addressOf(hookHost);
       // The DigitalOcean API stand-in runs in the lab's own process, on the clients' address.
