@@ -80,7 +80,7 @@ describe("review budget", () => {
 
 describe("rehearsal reports", () => {
   it("hold the rehearsal's figures against the production bound, alert path included", () => {
-    // The clean-clone CI run of 2026-12-02 (README, "Measured on the rehearsal").
+    // The clean-clone CI run of 2026-12-02 before TLS (README, "Measured on the rehearsal", last paragraph of the table).
     const drills = [
       { name: "primary-loss", preset: "balanced", backend: "rehearsal", rtoSeconds: 10.5, lostAckedWrites: 0 },
       { name: "region-loss", preset: "balanced", backend: "rehearsal", rtoSeconds: 34.9, lostAckedWrites: 0 },
