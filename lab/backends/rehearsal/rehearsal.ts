@@ -263,11 +263,16 @@ async function waitBooted(name: string, log: (l: string) => void): Promise<void>
 }
 
 /** Removes everything of the rehearsal, found by its names; safe to run any number of times. */
+/** Mount points under `root`, as the kernel lists them. */
+function mountsUnder(root: string): string[] {
+  return fs.readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m && m.startsWith(root + "/"));
+}
+
 /** Whatever of a rehearsal is still on this machine: its namespaces, mounts under its root, loop
  * devices backed by its files, its cgroups and the processes in them, its operator services. Empty
  * after a successful `down`, whatever state the rehearsal was left in. */
 export function leftovers(p: RehearsalPaths): string[] {
-  const mounts = fs.readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m && m.startsWith(p.root + "/"));
+  const mounts = mountsUnder(p.root);
   const loops = run(["losetup", "-l", "-n", "-O", "NAME,BACK-FILE"]).stdout.split("\n").map((l) => l.trim().split(/\s+/)).filter(([, file]) => file?.startsWith(p.root + "/"));
   const operators = (readState(p)?.operatorPids ?? []).filter(alive);
   return [
@@ -293,7 +298,7 @@ export async function down(root: string, log: (l: string) => void, keepCache = t
   for (const pid of state?.operatorPids ?? []) if (alive(pid)) process.kill(pid, "SIGKILL");
   await poll("the rehearsal's processes to exit", 15_000, () => cgroupProcs().length === 0 && !(state?.operatorPids ?? []).some(alive)).catch((e: Error) => log(`warning: ${e.message}`));
   // Mounts under the root, deepest first (host disks and anything nspawn left under them).
-  const mounts = fs.readFileSync("/proc/self/mounts", "utf8").split("\n").map((l) => l.split(" ")[1]).filter((m) => m && m.startsWith(p.root + "/"));
+  const mounts = mountsUnder(p.root);
   for (const m of mounts.sort((a, b) => b.length - a.length)) run(["umount", "-l", m]);
   for (const n of names) {
     for (const dev of loopDevicesOf(hostDirs(p.hosts, n).volume)) run(["losetup", "-d", dev]);
