@@ -73,7 +73,6 @@ describe("TierFirewall", () => {
   const synth = (tier: "postgres" | "app") => Testing.synthScope((scope) => {
     new TierFirewall(scope, "fw", {
       topology: t, region: "nyc1", tier, targetTag: `tag-${tier}`, loadBalancerId: "lb-id",
-      regionTierTags: new Map([["app", "tag-app"], ["worker", "tag-worker"], ["postgres", "tag-postgres"], ["monitoring", "tag-monitoring"]] as const),
     });
   });
   const rules = (tier: "postgres" | "app") => parse(synth(tier)).resource.digitalocean_firewall[`fw-${tier}`].inbound_rule as Array<Record<string, unknown>>;
@@ -82,10 +81,17 @@ describe("TierFirewall", () => {
     expect(synth("postgres")).toHaveResourceWithProperties(Firewall, { name: "shop-production-pg-nyc1", tags: ["tag-postgres"] });
   });
 
-  it("admits PostgreSQL only from database and HAProxy tiers in-region and from peered VPCs", () => {
+  it("admits PostgreSQL only from the database and HAProxy tiers' tags, in every region, and from no address range", () => {
     expect(rules("postgres").find((r) => r.port_range === "5432")).toEqual({
-      port_range: "5432", protocol: "tcp", source_tags: ["tag-postgres", "tag-app", "tag-worker"], source_addresses: ["10.219.16.0/20"],
+      port_range: "5432", protocol: "tcp",
+      source_tags: ["shop-production-app-nyc1", "shop-production-worker-nyc1", "shop-production-pg-nyc1", "shop-production-app-ams3", "shop-production-worker-ams3", "shop-production-pg-ams3"],
     });
+  });
+
+  it("admits no service port from an address range: only SSH names addresses", () => {
+    for (const tier of ["postgres", "app"] as const) {
+      expect(rules(tier).filter((r) => r.source_addresses !== undefined).map((r) => r.port_range)).toEqual(["22"]);
+    }
   });
 
   it("admits SSH only from the admin CIDRs", () => {
@@ -94,7 +100,7 @@ describe("TierFirewall", () => {
 
   it("admits web traffic to the app only from the load balancer, and the monitoring hosts' health probe", () => {
     expect(rules("app").find((r) => r.port_range === "8080")).toEqual({
-      port_range: "8080", protocol: "tcp", source_load_balancer_uids: ["lb-id"], source_tags: ["tag-monitoring"], source_addresses: ["10.219.16.0/20"],
+      port_range: "8080", protocol: "tcp", source_load_balancer_uids: ["lb-id"], source_tags: ["shop-production-mon-nyc1", "shop-production-mon-ams3"],
     });
   });
 

@@ -1,7 +1,7 @@
 // Policy rules (REFERENCE §2) over synthesized JSON: the example passes every rule, and each rule
 // catches the fault it exists for. The aspect fails synthesis and writes nothing.
 import * as fs from "fs";
-import { checkPolicies } from "../../lib/policy/aspect";
+import { checkPolicies, formatViolation } from "../../lib/policy/aspect";
 import { POLICY_RULES, vpcOverlaps } from "../../lib/policy/rules";
 import type { Json, StackJson } from "../../lib/policy/json";
 import { buildApp } from "../../lib/stacks/app";
@@ -27,7 +27,7 @@ describe("policy rules", () => {
   });
 
   it("covers the rules the project promises", () => {
-    expect(POLICY_RULES.map((r) => r.id)).toEqual(["FW-1", "FW-2", "FW-3", "FW-4", "FW-5", "DR-1", "LB-1", "LB-2", "LB-3", "LB-4", "SP-1", "CF-3", "SEC-1", "SEC-2"]);
+    expect(POLICY_RULES.map((r) => r.id)).toEqual(["FW-1", "FW-2", "FW-3", "FW-4", "FW-5", "FW-6", "DR-1", "LB-1", "LB-2", "LB-3", "LB-4", "SP-1", "CF-3", "SEC-1", "SEC-2"]);
   });
 
   const fw = (j: Json, tier = "app") => j.resource.digitalocean_firewall[`fw-${tier}`];
@@ -39,6 +39,9 @@ describe("policy rules", () => {
     ["FW-3", "region-nyc1", (j) => fw(j, "redis").inbound_rule.push({ protocol: "tcp", port_range: "1-65535", source_tags: ["x"] }), "digitalocean_firewall.fw-redis"],
     ["FW-4", "region-nyc1", (j) => { j.resource.digitalocean_droplet["pg-nyc1-1"].tags = ["shop-production"]; }, "digitalocean_droplet.pg-nyc1-1"],
     ["FW-5", "region-nyc1", (j) => fw(j).outbound_rule.push({ protocol: "tcp", port_range: "25", destination_addresses: ["0.0.0.0/0"] }), "digitalocean_firewall.fw-app"],
+    ["FW-6", "region-nyc1", (j) => fw(j, "etcd").inbound_rule.push({ protocol: "tcp", port_range: "2379", source_addresses: ["10.219.16.0/20"] }), "digitalocean_firewall.fw-etcd"],
+    ["FW-6", "region-nyc1", (j) => fw(j, "redis").inbound_rule.push({ protocol: "tcp", port_range: "6379", source_tags: ["x"], source_addresses: ["10.219.16.8/29"] }), "digitalocean_firewall.fw-redis"],
+    ["FW-6", "region-nyc1", (j) => fw(j).inbound_rule.push({ protocol: "tcp", port_range: "8080", source_addresses: ["10.219.0.0/24"] }), "digitalocean_firewall.fw-app"],
     ["DR-1", "region-nyc1", (j) => { j.resource.digitalocean_droplet["app-nyc1-1"].monitoring = false; }, "digitalocean_droplet.app-nyc1-1"],
     ["DR-1", "region-nyc1", (j) => { j.resource.digitalocean_droplet["app-nyc1-1"].ssh_keys = []; }, "digitalocean_droplet.app-nyc1-1"],
     ["DR-1", "region-nyc1", (j) => { j.resource.digitalocean_droplet["app-nyc1-1"].user_data += "\npassword: hunter2\n"; }, "digitalocean_droplet.app-nyc1-1"],
@@ -65,6 +68,16 @@ describe("policy rules", () => {
     expect(violating(stack, mutate)).toContain(`${rule} ${resource}`);
   });
 
+  it("FW-6 names the firewall, the port and the source it refuses, and accepts single addresses and SSH ranges", () => {
+    const s = copy("region-nyc1");
+    const etcd = s.json.resource.digitalocean_firewall["fw-etcd"];
+    etcd.inbound_rule.push({ protocol: "tcp", port_range: "2379", source_addresses: ["10.219.16.0/20"] });
+    etcd.inbound_rule.push({ protocol: "tcp", port_range: "2380", source_addresses: ["10.219.16.5/32", "10.219.16.6"] });
+    expect(checkPolicies(t, s).filter((f) => f.rule === "FW-6").map(formatViolation)).toEqual([
+      'FW-6 digitalocean_firewall.fw-etcd (stack region-nyc1): firewall "shop-production-etcd-nyc1": inbound tcp 2379 admits 10.219.16.0/20 (a whole VPC range); name the droplet tags of the tiers that use port 2379 (source_tags, from the port table) or single addresses (/32)',
+    ]);
+  });
+
   it("VPC-1 catches overlapping VPC ranges across stacks", () => {
     const network = copy("network");
     network.json.resource.digitalocean_vpc["vpc-ams3"].ip_range = "10.219.8.0/21";
@@ -84,6 +97,18 @@ describe("PolicyAspect", () => {
   it("fails synthesis with the rule id and the resource, and writes nothing", () => {
     const out = tempDir();
     expect(() => synthesize(t, out, openSsh)).toThrow(/FW-1 digitalocean_firewall\.fw-app \(stack region-nyc1\): inbound tcp 22 admits 0\.0\.0\.0\/0/);
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
+  it("fails synthesis when a service port admits a whole peered VPC range, naming firewall, port and source", () => {
+    const out = tempDir();
+    expect(() => synthesize(t, out, (dir) => {
+      const shop = buildApp(t, dir);
+      const nyc1 = shop.regions.find((r) => r.region.slug === "nyc1")!;
+      (nyc1.node.findChild("firewall-etcd").node.findChild("Resource") as unknown as { addOverride(p: string, v: unknown): void })
+        .addOverride("inbound_rule", [{ protocol: "tcp", port_range: "2379", source_addresses: ["10.219.16.0/20"] }]);
+      return shop.app;
+    })).toThrow(/FW-6 digitalocean_firewall\.fw-etcd \(stack region-nyc1\): firewall "shop-production-etcd-nyc1": inbound tcp 2379 admits 10\.219\.16\.0\/20 \(a whole VPC range\)/);
     expect(fs.readdirSync(out)).toEqual([]);
   });
 

@@ -1,6 +1,6 @@
 import * as fs from "fs";
 import * as path from "path";
-import { hostsOf, OUTPUT_HOSTS, OUTPUT_LOAD_BALANCER_IP } from "../../lib/model";
+import { hostsOf, OUTPUT_HOSTS, OUTPUT_LOAD_BALANCER_IP, PORTS, tierRegionTag, TIERS, type Tier } from "../../lib/model";
 import { example, variant } from "../support/topology";
 import { synthStacks } from "../support/synth";
 import type { Json } from "../../lib/policy/json";
@@ -56,6 +56,61 @@ describe("stacks", () => {
       }
     }
     expect(manifest.stacks.network.dependencies).toEqual([]);
+  });
+
+  // Issue 11 item 7: cross-region rules name the tags of the tiers that use a port, not whole VPCs.
+  const firewalls = () => stacks.flatMap((s) => Object.entries((s.json.resource?.digitalocean_firewall ?? {}) as Record<string, Json>).map(([id, fw]) => ({ stack: s.name, id, fw })));
+  const inboundOn = (port: number) => firewalls().flatMap(({ stack: s, id, fw }) => (fw.inbound_rule as Json[]).filter((r) => r.port_range === String(port)).map((rule) => ({ s, id, name: fw.name as string, rule })));
+  const tagsOf = (tiers: readonly Tier[]) => example().regions.flatMap((r) => TIERS.filter((tier) => tiers.includes(tier) && (r.tiers[tier]?.count ?? 0) > 0).map((tier) => tierRegionTag(example(), tier, r.slug)));
+
+  it("admits the etcd client port only from the tags of the postgres, etcd, witness and monitoring tiers of every region, never an app tag or a range", () => {
+    const etcd = inboundOn(PORTS.etcdClient);
+    expect(etcd.map((e) => `${e.s} ${e.id}`).sort()).toEqual(["region-ams3 fw-etcd", "region-lon1 fw-witness", "region-nyc1 fw-etcd"]);
+    const expected = tagsOf(["postgres", "etcd", "witness", "monitoring"]);
+    expect(expected).toEqual(expect.arrayContaining(["shop-production-pg-ams3", "shop-production-witness-lon1", "shop-production-mon-nyc1"]));
+    for (const { name, rule } of etcd) {
+      expect([name, [...rule.source_tags].sort()]).toEqual([name, [...expected].sort()]);
+      expect([name, rule.source_addresses]).toEqual([name, undefined]);
+      expect([name, rule.source_tags.filter((tag: string) => /-(app|worker)-/.test(tag))]).toEqual([name, []]);
+    }
+  });
+
+  it("admits no service port from an address range in any firewall: only SSH names addresses, the operators' CIDRs", () => {
+    const withAddresses = firewalls().flatMap(({ fw }) => (fw.inbound_rule as Json[]).filter((r) => r.source_addresses !== undefined).map((r) => `${fw.name} ${r.protocol}/${r.port_range}`));
+    expect(withAddresses.length).toBe(firewalls().length);
+    expect(withAddresses.every((w) => w.endsWith(" tcp/22"))).toBe(true);
+    const sshSources = new Set(firewalls().flatMap(({ fw }) => (fw.inbound_rule as Json[]).flatMap((r) => r.source_addresses ?? [])));
+    expect([...sshSources]).toEqual([...example().ssh.adminCidrs]);
+  });
+
+  it("keeps web traffic to the app from the load balancer and the monitoring tags only", () => {
+    const app = inboundOn(example().app.port);
+    expect(app.map((a) => a.s).sort()).toEqual(["region-ams3", "region-nyc1"]);
+    for (const { rule } of app) {
+      expect(rule.source_load_balancer_uids).toEqual(["${digitalocean_loadbalancer.lb.id}"]);
+      expect(rule.source_tags).toEqual(tagsOf(["monitoring"]));
+    }
+  });
+
+  it("defines every tier tag in the network stack, and every tag a droplet, load balancer or firewall names is one of them", () => {
+    const defined = Object.values(stack("network").resource.digitalocean_tag as Record<string, Json>).map((tag) => tag.name as string);
+    expect([...defined].sort()).toEqual(tagsOf(TIERS).sort());
+    expect(Object.keys(stack("network").resource.digitalocean_tag)).toContain("tag-postgres-nyc1");
+    const regionStacks = stacks.filter((s) => s.name.startsWith("region-"));
+    for (const s of stacks.filter((x) => x.name !== "network")) expect([s.name, s.json.resource.digitalocean_tag]).toEqual([s.name, undefined]);
+    const named = new Set<string>();
+    for (const s of regionStacks) {
+      for (const d of Object.values(s.json.resource.digitalocean_droplet) as Json[]) (d.tags as string[]).filter((tag) => tag !== "shop-production").forEach((tag) => named.add(tag));
+      for (const lb of Object.values((s.json.resource.digitalocean_loadbalancer ?? {}) as Record<string, Json>)) named.add(lb.droplet_tag);
+      for (const fw of Object.values(s.json.resource.digitalocean_firewall) as Json[]) {
+        (fw.tags as string[]).forEach((tag) => named.add(tag));
+        for (const r of fw.inbound_rule as Json[]) (r.source_tags ?? []).forEach((tag: string) => named.add(tag));
+      }
+    }
+    expect(named.size).toBe(defined.length);
+    expect([...named].filter((tag) => !defined.includes(tag))).toEqual([]);
+    const manifest = JSON.parse(fs.readFileSync(path.join(outdir, "manifest.json"), "utf8"));
+    for (const s of regionStacks) expect(manifest.stacks[s.name].dependencies).toContain("network");
   });
 
   it("anchors local state at the project root so remote-state readers and backends meet", () => {

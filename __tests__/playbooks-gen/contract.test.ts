@@ -2,6 +2,7 @@
 // port a host listens on beyond loopback is exactly what its tier's firewall opens.
 import * as yaml from "js-yaml";
 import { hostsOf, type Host, type Service } from "../../lib/model/hosts";
+import { tierRegionTag } from "../../lib/model/naming";
 import { PORTS } from "../../lib/model/ports";
 import { generateTree } from "../../playbooks-gen/generate";
 import { synthStacks } from "../support/synth";
@@ -88,9 +89,8 @@ describe("contract between the Terraform stacks and the Ansible tree", () => {
         const rules = ((stack.json as any).resource.digitalocean_firewall[`fw-${host.tier}`].inbound_rule as Array<Record<string, any>>)
           .filter((rule) => rule.protocol === "tcp" && rule.port_range === targetPort);
         for (const monitor of monitors) {
-          const from = monitor.region === host.region
-            ? (rule: Record<string, string[]>) => (rule.source_tags ?? []).includes("${digitalocean_tag.tag-monitoring.name}")
-            : (rule: Record<string, string[]>) => (rule.source_addresses ?? []).includes(t.regions.find((r) => r.slug === monitor.region)!.vpcRange);
+          // By the monitoring host's tag, in its own region or across the peering alike.
+          const from = (rule: Record<string, string[]>) => (rule.source_tags ?? []).includes(tierRegionTag(t, monitor.tier, monitor.region));
           if (!rules.some(from)) refused.push(`${job.job_name}: ${monitor.name} → ${target}`);
         }
       }

@@ -112,7 +112,7 @@ describe("the committed lab report", () => {
 
 describe("review resources and changes", () => {
   it("counts resources per stack and type", () => {
-    expect(review.resources.map((s) => [s.stack, s.total])).toEqual([["global", 7], ["network", 6], ["region-ams3", 22], ["region-lon1", 3], ["region-nyc1", 26]]);
+    expect(review.resources.map((s) => [s.stack, s.total])).toEqual([["global", 7], ["network", 19], ["region-ams3", 16], ["region-lon1", 2], ["region-nyc1", 20]]);
     expect(review.resources.find((s) => s.stack === "region-nyc1")!.byType.digitalocean_volume).toBe(2);
     expect(review.changes).toBeNull();
   });
@@ -155,7 +155,7 @@ describe("review cost and policy", () => {
   });
 
   it("lists every policy rule that ran, and each declared exception with its reason and whether it is still needed", () => {
-    expect(review.policy.rules.map((r) => r.rule)).toEqual(["FW-1", "FW-2", "FW-3", "FW-4", "FW-5", "DR-1", "LB-1", "LB-2", "LB-3", "LB-4", "SP-1", "CF-3", "SEC-1", "SEC-2", "VPC-1"]);
+    expect(review.policy.rules.map((r) => r.rule)).toEqual(["FW-1", "FW-2", "FW-3", "FW-4", "FW-5", "FW-6", "DR-1", "LB-1", "LB-2", "LB-3", "LB-4", "SP-1", "CF-3", "SEC-1", "SEC-2", "VPC-1"]);
     expect(review.policy.rules.every((r) => r.violations.length === 0)).toBe(true);
     const withException = variant((d) => { d.policyExceptions = [{ rule: "FW-5", resource: "digitalocean_firewall.fw-nothing", reason: "kept for the review test" }]; });
     expect(buildReview({ topology: withException, stacks }).policy.exceptions).toEqual([

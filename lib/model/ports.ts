@@ -2,10 +2,11 @@
 // service (lib/model/hosts.ts) are the listeners.
 // Firewalls are built from it and the rendered configs listen on exactly these ports.
 import { hostsOf, tiersRunning, type Service } from "./hosts";
-import type { Tier, Topology } from "./types";
+import { tierRegionTag } from "./naming";
+import { TIERS, type Tier, type Topology } from "./types";
 
-/** Who may connect: tiers (by tag in-region, by VPC range cross-region), optionally also the region's
- * load balancer; the operators' CIDRs; or nobody from outside (`local`: bound to 127.0.0.1 only). */
+/** Who may connect: tiers (by their droplet tags, in every region), optionally also the region's load
+ * balancer; the operators' CIDRs; or nobody from outside (`local`: bound to 127.0.0.1 only). */
 export type PortSource = { readonly tiers: readonly Tier[]; readonly loadBalancer?: true } | "admin" | "local";
 
 export interface PortRule {
@@ -70,6 +71,20 @@ export function portTable(t: Pick<Topology, "app">): readonly PortRule[] {
 export function inboundRulesFor(t: Topology, tier: Tier, region: string): readonly PortRule[] {
   const hosts = hostsOf(t).filter((h) => h.tier === tier && h.region === region);
   return portTable(t).filter((r) => r.from !== "local" && hosts.some((h) => r.service === "ssh" || h.services.includes(r.service)));
+}
+
+/** Every tier-and-region tag of the deployment (a tier present in a region), in file order: the network
+ * stack creates these, the droplets carry them, and the firewalls name them as targets and sources. */
+export function tierRegionTags(t: Topology): ReadonlyArray<{ readonly tier: Tier; readonly region: string; readonly name: string }> {
+  return t.regions.flatMap((r) => TIERS.filter((tier) => (r.tiers[tier]?.count ?? 0) > 0).map((tier) => ({ tier, region: r.slug, name: tierRegionTag(t, tier, r.slug) })));
+}
+
+/** The droplet tags a port admits: the tags of the tiers the port table names, in every region where
+ * they have hosts (the same region or across the peering alike). Empty for `admin` and `local`. */
+export function sourceTagsOf(t: Topology, rule: PortRule): readonly string[] {
+  if (rule.from === "admin" || rule.from === "local") return [];
+  const tiers = rule.from.tiers;
+  return tierRegionTags(t).filter((tag) => tiers.includes(tag.tier)).map((tag) => tag.name);
 }
 
 /** Outbound ports allowed to the whole internet (DNS, HTTP(S) for packages/git/Spaces, NTP). */

@@ -47,7 +47,7 @@ export const POLICY_RULES: readonly PolicyRule[] = [
       .map((r) => v("FW-2", fw, `SSH (port ${r.port_range}) must come only from operator CIDRs (source_addresses), got ${JSON.stringify(r)}`))),
   },
   {
-    id: "FW-3", title: "service ports only from tags or peered VPC ranges; no all-port inbound rules",
+    id: "FW-3", title: "service ports only from tags or addresses inside the VPCs; no all-port inbound rules",
     check: (s, ctx) => firewalls(s).flatMap((fw) => inbound(fw).flatMap((r) => {
       const [lo, hi] = portsOf(r.port_range);
       if (r.protocol !== "icmp" && (r.port_range === "all" || hi - lo > 0)) return [v("FW-3", fw, `inbound ${r.protocol} port_range ${r.port_range} opens a range; open single ports from the port table`)];
@@ -69,6 +69,19 @@ export const POLICY_RULES: readonly PolicyRule[] = [
     check: (s) => firewalls(s).flatMap((fw) => asArray<Json>(fw.config.outbound_rule)
       .filter((r) => asArray<string>(r.destination_addresses).some((a) => OPEN_SOURCES.has(a)) && !PUBLIC_EGRESS_PORTS.has(String(r.port_range)))
       .map((r) => v("FW-5", fw, `outbound ${r.protocol} ${r.port_range ?? "(all)"} to the internet; only 53, 80, 443 and 123 may leave the VPCs`))),
+  },
+  {
+    // Issue 11 item 7: a range (a whole peered VPC above all) lets every droplet in it reach the port,
+    // app hosts included; the port table says which tiers use each port, and their tags say who they are.
+    id: "FW-6", title: "service ports name the tags of the tiers that use them, never an address range (a whole VPC included)",
+    check: (s, ctx) => firewalls(s).flatMap((fw) => inbound(fw).flatMap((r) => {
+      const [port] = portsOf(r.port_range);
+      if (r.protocol === "icmp" || port === PORTS.ssh) return [];
+      return asArray<string>(r.source_addresses).filter((a) => !singleAddress(a)).map((a) => {
+        const what = ctx.vpcRanges.includes(a) ? "a whole VPC range" : "an address range";
+        return v("FW-6", fw, `firewall ${JSON.stringify(fw.config.name)}: inbound ${r.protocol} ${r.port_range} admits ${a} (${what}); name the droplet tags of the tiers that use port ${r.port_range} (source_tags, from the port table) or single addresses (/32)`);
+      });
+    })),
   },
   {
     id: "DR-1", title: "droplets have SSH keys, a VPC, monitoring, and no secret in user_data",
@@ -175,6 +188,14 @@ export function vpcOverlaps(stacks: readonly StackJson[]): Violation[] {
 function inRange(port: number, range: string | undefined): boolean {
   const [lo, hi] = portsOf(range);
   return port >= lo && port <= hi;
+}
+
+/** One IPv4 address, bare or as a /32 (IPv6: /128). */
+function singleAddress(source: string): boolean {
+  if (source.includes(":")) return !source.includes("/") || source.endsWith("/128");
+  if (!source.includes("/")) return /^\d{1,3}(\.\d{1,3}){3}$/.test(source);
+  const c = parseCidr(source);
+  return typeof c !== "string" && c.prefix === 32;
 }
 
 function withinAny(source: string, ranges: readonly string[]): boolean {

@@ -1,6 +1,6 @@
 // One stack per region: applying or destroying a region never touches another region's state.
-// Tags, droplets per tier, PostgreSQL volumes, a firewall per tier, the load balancer, and the
-// outputs the Ansible generator reads (lib/model/outputs.ts).
+// Droplets per tier, PostgreSQL volumes, a firewall per tier, the load balancer, and the outputs the
+// Ansible generator reads (lib/model/outputs.ts). The tier tags live in the network stack.
 import { Construct } from "constructs";
 import { TerraformOutput, TerraformStack } from "cdktf";
 import { configureBackend } from "../backend";
@@ -12,7 +12,7 @@ import {
   type RegionSpec, type Tier, type Topology,
 } from "../model";
 import { TierFirewall } from "../network/tier-firewall";
-import { CloudflareProvider, DataDigitaloceanSshKey, DigitaloceanProvider, Droplet, Loadbalancer, Tag, Volume, type Vpc } from "../providers";
+import { CloudflareProvider, DataDigitaloceanSshKey, DigitaloceanProvider, Droplet, Loadbalancer, Volume, type Vpc } from "../providers";
 import type { NetworkStack } from "./network-stack";
 
 export class RegionStack extends TerraformStack {
@@ -37,7 +37,11 @@ export class RegionStack extends TerraformStack {
     const keys = t.ssh.keys.map((key) => new DataDigitaloceanSshKey(this, `ssh-key-${key}`, { name: key }));
 
     const tiers = TIERS.filter((tier) => (region.tiers[tier]?.count ?? 0) > 0);
-    const tags = new Map<Tier, string>(tiers.map((tier) => [tier, new Tag(this, `tag-${tier}`, { name: tierRegionTag(t, tier, region.slug) }).name]));
+    // The tags exist already: the network stack makes them (applied first, as the VPC reference above
+    // makes cdktf do). Same computed names, so plans show the names themselves.
+    const tags = new Map<Tier, string>(tiers.map((tier) => [tier, tierRegionTag(t, tier, region.slug)]));
+    for (const name of tags.values()) if (!network.tags.has(name)) throw new Error(`RegionStack ${this.node.id}: tag ${name} is not created by the network stack`);
+    this.addDependency(network); // explicit, whatever else this stack reads from the network stack
     const hosts = hostsOf(t).filter((h) => h.region === region.slug);
     const droplets = new Map<string, Droplet>();
     for (const tier of tiers) {
@@ -65,7 +69,6 @@ export class RegionStack extends TerraformStack {
         region: region.slug,
         tier,
         targetTag: tags.get(tier)!,
-        regionTierTags: tags,
         loadBalancerId: this.loadBalancer?.id,
       });
     }
