@@ -42,7 +42,7 @@ export function printSummary(t: Topology, summary: SynthSummary, out: string, lo
     for (const [type, n] of Object.entries(s.resources).sort()) log(`  ${String(n).padStart(3)} ${type}`);
   }
   const rto = rtoBudget(t);
-  log(`worst-case recovery budget (s): primary loss ${rto.primaryLoss}, postgres crash ${rto.postgresCrash}, region loss ${rto.regionLossDatabase ?? "manual"} (database) / ${rto.regionLossEdge} (edge), redis primary loss ${rto.redisPrimaryLoss}`);
+  log(`worst-case recovery budget (s): primary loss ${rto.primaryLoss}, postgres crash ${rto.postgresCrash}, region loss ${rto.regionLossDatabase ?? "manual"} (database) / ${rto.regionLossEdge ?? "manual"} (edge), redis primary loss ${rto.redisPrimaryLoss}`);
   log(`wrote ${path.join(out, "stacks")}/<stack>/cdk.tf.json for ${summary.stacks.length} stacks`);
 }
 

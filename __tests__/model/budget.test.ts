@@ -1,9 +1,11 @@
 // The failover budget, layer by layer, on hand-computed cases (balanced: ttl 10, loop_wait 2, HAProxy
 // rise 1 × downinter 250 ms + inter 500 ms = 0.75 s; etcd election 1000 ms; business plan 15 s).
+import * as fs from "fs";
 import * as yaml from "js-yaml";
-import { ALERT_PATH, failoverBudget, interRegionRttMs, rtoBudget, type ClassBudget } from "../../lib/model";
+import { ALERT_PATH, failoverBudget, interRegionRttMs, partitionAckWindowSeconds, rtoBudget, type ClassBudget } from "../../lib/model";
 import { generateTree } from "../../playbooks-gen/generate";
 import { exampleOutputs, EXAMPLE_OUTPUTS } from "../playbooks-gen/fixtures";
+import { synthStacks } from "../support/synth";
 import { example, standbyClusterEdit, variant } from "../support/topology";
 
 const layers = (b: ClassBudget) => Object.fromEntries(b.terms.map((x) => [x.layer, x.seconds]));
@@ -57,9 +59,56 @@ describe("failoverBudget", () => {
     expect(pb.regionLossDatabase.totalSeconds).toBe(42.9);
   });
 
-  it("counts the edge as Cloudflare's monitor: interval × (retries + 1) + timeout", () => {
-    expect(layers(b.regionLossEdge)).toEqual({ "Cloudflare monitor": 50 });
-    expect(failoverBudget(variant((d) => { d.cloudflare.plan = "pro"; })).regionLossEdge.totalSeconds).toBe(185);
+  it("counts the customers' gap as max(Cloudflare's monitor, the database's promotion + the load balancer taking the app hosts back)", () => {
+    // Database 48.2 s (above); load balancer: healthy_threshold 3 × 5 s + response timeout 3 s = 18 s;
+    // Cloudflare (business): 15 × (2 + 1) + 5 = 50 s, within 66.2 s, so it adds nothing.
+    expect(layers(b.regionLossEdge)).toEqual({ "database promoted in the surviving region": 48.2, "load balancer takes the app hosts back": 18 });
+    expect(b.regionLossEdge.totalSeconds).toBe(66.2);
+    // The rehearsal's clean-clone CI run measured 60.2 s for customers, over the previous 50 s (Cloudflare alone).
+    expect(b.regionLossEdge.totalSeconds).toBeGreaterThanOrEqual(60.2);
+    // Pro (every 60 s): 60 × 3 + 5 = 185 s from the loss, 118.8 s beyond the database and load balancer.
+    const pro = failoverBudget(variant((d) => { d.cloudflare.plan = "pro"; })).regionLossEdge;
+    expect(layers(pro)).toEqual({ "database promoted in the surviving region": 48.2, "load balancer takes the app hosts back": 18, "Cloudflare monitor beyond them": 118.8 });
+    expect(pro.totalSeconds).toBe(185);
+    // The loopback lab's own trigger: database 22.3 s + 18 s = 40.3 s, so Cloudflare's 50 s decides.
+    expect(layers(failoverBudget(example(), { trigger: "lab", rttMs: 0 }).regionLossEdge)).toMatchObject({ "database promoted in the surviving region": 22.3, "Cloudflare monitor beyond them": 9.7 });
+    expect(rtoBudget(example(), { trigger: "lab", rttMs: 0 }).regionLossEdge).toBe(50);
+  });
+
+  it("takes the load balancer's term from the settings the region stacks synthesize", () => {
+    const { outdir, stacks } = synthStacks(example());
+    fs.rmSync(outdir, { recursive: true, force: true });
+    const stack = stacks.find((s) => s.name === "region-ams3")!;
+    const lb = Object.values(stack.json.resource.digitalocean_loadbalancer as Record<string, { healthcheck: Record<string, unknown> }>)[0].healthcheck;
+    expect(lb.path).toBe("/healthz");
+    expect(layers(b.regionLossEdge)["load balancer takes the app hosts back"]).toBe(Number(lb.healthy_threshold) * Number(lb.check_interval_seconds) + Number(lb.response_timeout_seconds));
+  });
+
+  it("has no edge total when an operator promotes: customers wait for the database", () => {
+    const m = failoverBudget(variant((d) => { d.database.crossRegionPromotion = "manual"; })).regionLossEdge;
+    expect(m.totalSeconds).toBeNull();
+    expect(rtoBudget(variant((d) => { d.database.crossRegionPromotion = "manual"; })).regionLossEdge).toBeNull();
+  });
+
+  it("adds to a region partition's loss the window the cut-off primary still acknowledges (loop_wait + 2 × retry_timeout)", () => {
+    // balanced: 2 + 2 × 3 = 8 s; fast: 1 + 2 × 2 = 5 s; wan-safe: 10 + 2 × 8 = 26 s.
+    expect(b.regionLossDatabase.partition?.ackWindowSeconds).toBe(8);
+    expect(b.regionLossEdge.partition?.ackWindowSeconds).toBe(8);
+    expect(partitionAckWindowSeconds(variant((d) => { d.timing = "fast"; }))).toBe(5);
+    expect(partitionAckWindowSeconds(variant((d) => { d.timing = "wan-safe"; }))).toBe(26);
+    expect(b.regionLossDatabase.partition?.why).toContain("maximum_lag_on_failover + the WAL of 8 s of writes; only synchronous replication across regions bounds it in bytes");
+    // The rehearsal's region-partition at 60 ms: the cut-off primary answered as one until 3.5 s after the cut.
+    expect(b.regionLossDatabase.partition!.ackWindowSeconds!).toBeGreaterThanOrEqual(3.5);
+    // A standby cluster's primary keeps its own etcd: it acknowledges until the hook's fence (30 + 18 + 120 s).
+    const s = failoverBudget(variant(standbyClusterEdit)).regionLossDatabase.partition;
+    expect(s?.ackWindowSeconds).toBe(168);
+    expect(failoverBudget(variant((d) => { standbyClusterEdit(d); d.database.crossRegionPromotion = "manual"; })).regionLossDatabase.partition?.ackWindowSeconds).toBeNull();
+  });
+
+  it("takes the partition window from the Patroni settings the generator writes", () => {
+    const tree = generateTree(example(), exampleOutputs(), EXAMPLE_OUTPUTS);
+    const patroni = yaml.load(tree["files/pg-nyc1-1/patroni.yml"]) as { bootstrap: { dcs: { loop_wait: number; retry_timeout: number } } };
+    expect(partitionAckWindowSeconds(example())).toBe(patroni.bootstrap.dcs.loop_wait + 2 * patroni.bootstrap.dcs.retry_timeout);
   });
 
   it("counts a Redis primary loss as the third Sentinel's down-after and one split election", () => {

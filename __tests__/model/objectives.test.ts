@@ -17,8 +17,21 @@ describe("objectives", () => {
   });
 
   it("names the Cloudflare plan that meets an edge RTO", () => {
-    expect(problemsOf((d) => { d.cloudflare.plan = "pro"; d.objectives = { regionLossEdge: { rtoSeconds: 60 } }; })).toEqual([
-      "objectives.regionLossEdge.rtoSeconds is 60, but the worst-case region loss (customers through the edge) budget is 185 s (Cloudflare monitor 185 s); cloudflare.plan: business (monitor every 15 s: 50 s), or raise rtoSeconds to 185",
+    expect(problemsOf((d) => { d.cloudflare.plan = "pro"; d.objectives = { regionLossEdge: { rtoSeconds: 70 } }; })).toEqual([
+      "objectives.regionLossEdge.rtoSeconds is 70, but the worst-case region loss (customers through the edge) budget is 185 s (database promoted in the surviving region 48.2 s + load balancer takes the app hosts back 18 s + Cloudflare monitor beyond them 118.8 s); cloudflare.plan: business (monitor every 15 s: 66.2 s), or raise rtoSeconds to 185",
+    ]);
+  });
+
+  it("holds an edge RTO against the database's promotion too: no Cloudflare plan is faster than the database", () => {
+    expect(problemsOf((d) => { d.objectives = { regionLossEdge: { rtoSeconds: 60 } }; })).toEqual([
+      "objectives.regionLossEdge.rtoSeconds is 60, but the worst-case region loss (customers through the edge) budget is 66.2 s (database promoted in the surviving region 48.2 s + load balancer takes the app hosts back 18 s); timing: fast (49.9 s), or raise rtoSeconds to 67",
+    ]);
+  });
+
+  it("has no default edge RTO when an operator promotes, and refuses a stated one", () => {
+    expect(() => variant((d) => { d.database.crossRegionPromotion = "manual"; })).not.toThrow();
+    expect(problemsOf((d) => { d.database.crossRegionPromotion = "manual"; d.objectives = { regionLossEdge: { rtoSeconds: 300 } }; })).toEqual([
+      "objectives.regionLossEdge.rtoSeconds is 300, but database.crossRegionPromotion manual waits for an operator, so no region loss (customers through the edge) RTO can be promised; remove rtoSeconds or set crossRegionPromotion: automatic",
     ]);
   });
 

@@ -63,6 +63,19 @@ describe("npm run report", () => {
     expect(fs.readFileSync(path.join(dir, "REVIEW.md"), "utf8")).toContain("| 14.2 s | 13.5 s | **no** |");
   });
 
+  it("takes the rehearsal's report as written (converge, check and drills, customers through the edge) and gates its figures", () => {
+    const rehearsal = path.join(__dirname, "fixtures/rehearsal-report.json");
+    const ok = run("--out", dir, "--lab-report", rehearsal);
+    expect(ok.err).toBe("");
+    expect(ok.code).toBe(0);
+    expect(fs.readFileSync(path.join(dir, "REVIEW.md"), "utf8")).toContain("| region loss (customers through the edge) | region-loss (customers) | rehearsal | balanced | 44.15 s | 66.2 s | yes | 0 |");
+    // The rehearsal's region-partition at 60 ms: the database writer's gap 0.2 s over its bound.
+    const partition = path.join(__dirname, "fixtures/rehearsal-report-partition.json");
+    const over = run("--out", dir, "--lab-report", rehearsal, "--lab-report", partition);
+    expect(over.code).toBe(3);
+    expect(over.err).toBe(`measured beyond the budget: region-partition (balanced, rehearsal) measured 48.4 s against a bound of 48.2 s for region loss (database) (${partition})`);
+  });
+
   it("gives the same content as JSON with --format json, and compares with --base", () => {
     const base = synthStacks(example()).outdir;
     const r = run("--out", dir, "--format", "json", "--base", base, "--lab-report", LAB_REPORT);

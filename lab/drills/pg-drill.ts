@@ -1,6 +1,7 @@
 // The shared harness of the database drills: healthy cluster → prober + order writer through an app
 // host → random delay 0…loop_wait → fault → wait for writes to come back → heal → checker.
-import { presetOf, rtoBudget, type Host } from "../../lib/model";
+import { failoverBudget, partitionAckWindowSeconds, presetOf, rtoBudget, type Host } from "../../lib/model";
+import { drillBudgetOptions } from "../../lib/report/budget-table";
 import type { DrillBackend, StoredOrder, WriteOp } from "../backends/types";
 import { sql, startProbe } from "../clients/pg";
 import { sleep, waitFor } from "../proc";
@@ -28,6 +29,10 @@ export interface PgDrillSpec {
   /** Also write to Redis through Sentinel during the drill (region faults take Redis's primary and a
    * Sentinel with them): its writes must come back within the model's Redis budget. */
   readonly withRedis?: boolean;
+  /** The old primary's region is cut off, not gone: its primary keeps acknowledging writes no other
+   * region receives until it demotes, so the loss bound adds each writer's rate × the model's window
+   * (partitionAckWindowSeconds). */
+  readonly cutOff?: boolean;
 }
 
 export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: number | null): Promise<DrillResult> {
@@ -82,7 +87,7 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
     await waitFor(`writes to come back through ${writer.via}`, budget, writesBack, 200).catch((e: Error) => f.note(e.message));
     if (customers) {
       // The edge follows the database: its checks run at their own pace (load balancer, then Cloudflare).
-      const webBudget = rtoBudget(backend.t).regionLossEdge + presetOf(backend.t).loadBalancer.intervalSeconds * presetOf(backend.t).loadBalancer.unhealthy;
+      const webBudget = edgeBudget(ctx, spec.name) ?? rtoBudget(backend.t).regionLossEdge ?? 300;
       const customersBack = () => { const g = writeGap(customers.records, faultAt); return g.firstFailAt === null ? Date.now() / 1000 - faultAt > 3 : g.backAt !== null; };
       await waitFor(`orders to come back through ${customers.via}`, (webBudget + 30) * 1000, customersBack, 200).catch((e: Error) => f.note(e.message));
     }
@@ -121,7 +126,8 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
   const gone = spec.regionGone ? backend.hostsRunning("patroni").filter((h) => h.region === leader.region).map((h) => h.name) : [];
   if (gone.length) f.note(`not read back: ${gone.join(", ")} (fenced with ${leader.region})`);
   if (newPrimary !== null) await checkReplicas(backend, f, newPrimary, pgNodes.filter((n) => !gone.includes(n)), ops);
-  const bound = spec.crossRegion && newPrimary !== null ? await lossBound(backend, f, newPrimary, startLsn, firstId, onPrimary) : 0;
+  const lagBound = spec.crossRegion && newPrimary !== null ? await lossBound(backend, f, newPrimary, startLsn, firstId, onPrimary) : 0;
+  const bound = lagBound + (spec.cutOff ? cutOffBound(backend, f, "the writer", ops, faultAt) : 0);
   const writes = [
     ...ops.filter((o) => o.r === "ok" && o.node).map((o) => ({ node: o.node!, at: o.t1 })),
     ...[...onPrimary.values()].map((w) => ({ node: w.node, at: w.at })),
@@ -136,7 +142,9 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
     const last = probe.records.filter((r) => r.n === leaderName && r.p === 1 && r.t >= faultAt && r.t < faultAt + promotedAt).at(-1);
     f.note(last ? `${leaderName} answered as primary until ${(last.t - faultAt).toFixed(1)} s after the fault (new primary seen at ${promotedAt.toFixed(1)} s)` : `${leaderName} never answered as primary after the fault`);
   }
-  const customerOutcome = customers && newPrimary !== null ? await judgeCustomers(backend, customers.records, customers.via, faultAt, newPrimary, spec.crossRegion === true, bound, f) : undefined;
+  const customerBound = customers ? lagBound + (spec.cutOff ? cutOffBound(backend, f, "customers", customers.records, faultAt) : 0) : 0;
+  const customerOutcome = customers && newPrimary !== null
+    ? await judgeCustomers(backend, customers.records, customers.via, faultAt, newPrimary, spec.crossRegion ? edgeBudget(ctx, spec.name) : null, customerBound, f) : undefined;
   const rto = m.gap.seconds;
   const p = m.promoted;
   const layers = layerReport(backend, m.gap, faultAt, p, f.notes);
@@ -155,14 +163,31 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
   };
 }
 
+/** The model's bound for customers through the edge in this drill run (the same options as the review
+ * page's comparison); null when an operator promotes. */
+function edgeBudget(ctx: DrillContext, drill: string): number | null {
+  return failoverBudget(ctx.backend.t, drillBudgetOptions(ctx.backend.kind, drill)).regionLossEdge.totalSeconds;
+}
+
+/** Orders a cut-off primary may acknowledge before it demotes: the writer's acknowledged orders per
+ * second before the fault × the model's window (loop_wait + 2 × retry_timeout), rounded up. */
+function cutOffBound(backend: DrillBackend, f: Findings, who: string, ops: readonly WriteOp[], faultAt: number): number {
+  const before = ops.filter((o) => o.r === "ok" && o.t1 < faultAt);
+  const span = before.length ? faultAt - Math.min(...ops.map((o) => o.t0)) : 0;
+  const rate = span > 0 ? before.length / span : 0;
+  const window = partitionAckWindowSeconds(backend.t);
+  const orders = Math.ceil(rate * window);
+  f.note(`loss bound (${who}, cut off): ${rate.toFixed(1)} acknowledged orders/s before the fault × ${window} s the cut-off primary may still acknowledge = ${orders} orders`);
+  return orders;
+}
+
 /** Customers through the edge: every order the edge acknowledged is on the new primary (within the
- * same loss bound as the database's own writer across regions), and their gap beside the model's. */
-async function judgeCustomers(backend: DrillBackend, ops: readonly WriteOp[], via: string, faultAt: number, primary: string, crossRegion: boolean, bound: number, f: Findings): Promise<CustomerOutcome> {
+ * same loss bound as the database's own writer across regions, at the customers' own rate when cut
+ * off), and their gap beside the model's edge budget (`budget`: across regions only). */
+async function judgeCustomers(backend: DrillBackend, ops: readonly WriteOp[], via: string, faultAt: number, primary: string, budget: number | null, bound: number, f: Findings): Promise<CustomerOutcome> {
   const gap = writeGap(ops, faultAt);
   const stored = await backend.customers!.readOrders(primary);
   const summary = summarizeWrites(ops, new Set(stored.keys()));
-  // Across regions the edge must move customers to another pool: the model's edge budget applies.
-  const budget = crossRegion ? rtoBudget(backend.t).regionLossEdge : null;
   const after = ops.filter((o) => o.t0 >= faultAt && o.r !== "ok");
   const errors = [...new Set(after.map((o) => o.err ?? o.r))].slice(0, 4).join(", ");
   if (gap.firstFailAt === null) f.note(`customers (${via}): no order failed`);
@@ -172,7 +197,7 @@ async function judgeCustomers(backend: DrillBackend, ops: readonly WriteOp[], vi
   else if (summary.lost.length) f.note(`${summary.lost.length} orders acknowledged through the edge lost, within the tolerated ${bound}`);
   return {
     via, rtoSeconds: gap.firstFailAt === null ? 0 : round2(gap.seconds), budgetSeconds: budget, ackedWrites: summary.acked,
-    lostAckedWrites: summary.lost.length, failedWrites: summary.failed, unknownWrites: summary.unknown,
+    lostAckedWrites: summary.lost.length, lostAckedWritesBound: bound, failedWrites: summary.failed, unknownWrites: summary.unknown,
   };
 }
 

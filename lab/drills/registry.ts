@@ -65,7 +65,7 @@ const DEFS: Record<string, (name: string) => DrillDef> = {
   }, { targets: { balanced: 20 } }),
   "etcd-quorum-loss": pgDrill(["stretched"], { expectNewPrimary: false, fault: etcdQuorumLoss, heal: none }),
   "region-partition": pgDrill(["stretched"], {
-    expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true, withRedis: true,
+    expectNewPrimary: true, avoidRegion: (l) => l.region, crossRegion: true, withRedis: true, cutOff: true,
     fault: partitionRegion,
     heal: healPartition,
   }, { needs: ["partitions"] }),

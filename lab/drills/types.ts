@@ -81,6 +81,9 @@ export interface CustomerOutcome {
   readonly budgetSeconds: number | null;
   readonly ackedWrites: number;
   readonly lostAckedWrites: number;
+  /** Lost orders tolerated: as the database writer's across regions, at the customers' own rate when
+   * the region is cut off rather than lost. */
+  readonly lostAckedWritesBound?: number;
   readonly failedWrites: number;
   readonly unknownWrites: number;
 }

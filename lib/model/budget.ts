@@ -61,6 +61,17 @@ export interface ClassBudget {
   /** Worst-case acknowledged bytes lost; null when nothing bounds it. */
   readonly rpoBytes: number | null;
   readonly rpoWhy: string;
+  /** Region classes: what a partition adds to the loss (the region is cut off, not gone). */
+  readonly partition?: PartitionRpo;
+}
+
+/** A region cut off from the others keeps its primary acknowledging writes that no other region gets,
+ * until that primary stops: those writes are lost when another region is promoted, beyond `rpoBytes`. */
+export interface PartitionRpo {
+  /** Seconds during which the cut-off primary may still acknowledge writes; null when nothing ends it
+   * but a person. The loss bound is `rpoBytes` + the WAL of this many seconds of writes. */
+  readonly ackWindowSeconds: number | null;
+  readonly why: string;
 }
 
 export interface BudgetOptions {
@@ -127,8 +138,7 @@ export function failoverBudget(t: BudgetTopology, opts: BudgetOptions = {}): Rea
   ];
 
   const region = regionLoss(t, opts, rttSurvivors, haproxy, keyExpiry, promotionWrites);
-  const cfTerms = [term("Cloudflare monitor", t.cloudflare.monitorIntervalSeconds * (p.cloudflare.retries + 1) + p.cloudflare.timeoutSeconds,
-    `${t.cloudflare.plan} plan: interval ${t.cloudflare.monitorIntervalSeconds} s × (retries ${p.cloudflare.retries} + 1) + timeout ${p.cloudflare.timeoutSeconds} s`)];
+  const edge = edgeTerms(t, region);
   const redisTerms = [
     term("Sentinel down-after", (p.sentinel.downAfterMs + 2 * SENTINEL_DOWN_AFTER_STAGGER_MS) / 1000,
       `down-after ${p.sentinel.downAfterMs} ms + 2 × ${SENTINEL_DOWN_AFTER_STAGGER_MS} ms stagger (the deciding Sentinel may be the third)`),
@@ -140,14 +150,49 @@ export function failoverBudget(t: BudgetTopology, opts: BudgetOptions = {}): Rea
     postgresCrash: { failureClass: "postgresCrash", terms: postgresCrash, totalSeconds: total(postgresCrash), ...inRegionRpo },
     regionLossDatabase: { failureClass: "regionLossDatabase", ...region },
     regionLossEdge: {
-      failureClass: "regionLossEdge", terms: cfTerms, totalSeconds: total(cfTerms),
+      failureClass: "regionLossEdge", terms: edge, totalSeconds: region.totalSeconds === null ? null : total(edge),
       rpoBytes: region.rpoBytes, rpoWhy: "as for the database: customers write to the surviving region's primary",
+      ...(region.partition ? { partition: region.partition } : {}),
     },
     redisPrimaryLoss: {
       failureClass: "redisPrimaryLoss", terms: redisTerms, totalSeconds: total(redisTerms),
       rpoBytes: null, rpoWhy: "Redis replicates asynchronously: writes acknowledged before they reached a replica are lost",
     },
   };
+}
+
+/** Customers through the edge after a region loss. Cloudflare's monitor and the database's promotion
+ * run side by side from the loss; an order succeeds only once both are done and the surviving region's
+ * load balancer has its app hosts back: their /healthz writes through HAProxy :5000, so it took them
+ * out while the database was not writable. The customers' gap is max(Cloudflare's detection, the
+ * database's promotion + the load balancer's return): the database's terms, the load balancer's, and
+ * whatever Cloudflare's monitor adds beyond both. (With both pools marked down, Cloudflare sends orders
+ * to its fallback pool, the last region in failover order: the surviving region in a two-region shop.) */
+function edgeTerms(t: BudgetTopology, region: Omit<ClassBudget, "failureClass">): BudgetTerm[] {
+  const p = presetOf(t);
+  const lb = p.loadBalancer;
+  const cf = t.cloudflare.monitorIntervalSeconds * (p.cloudflare.retries + 1) + p.cloudflare.timeoutSeconds;
+  const cfWhy = `${t.cloudflare.plan} plan: interval ${t.cloudflare.monitorIntervalSeconds} s × (retries ${p.cloudflare.retries} + 1) + timeout ${p.cloudflare.timeoutSeconds} s`;
+  if (region.totalSeconds === null) {
+    return [term("Cloudflare monitor", cf, cfWhy), term("database promoted in the surviving region", 0, "crossRegionPromotion manual: an operator promotes; not bounded")];
+  }
+  const database = term("database promoted in the surviving region", region.totalSeconds,
+    `the region loss (database) budget: ${region.terms.map((x) => `${x.layer} ${x.seconds} s`).join(" + ")}`);
+  const lbBack = term("load balancer takes the app hosts back", lb.healthy * lb.intervalSeconds + lb.timeoutSeconds,
+    `their /healthz failed while the database was not writable; healthy_threshold ${lb.healthy} × check every ${lb.intervalSeconds} s, ` +
+    `the first good one up to response_timeout ${lb.timeoutSeconds} s late (a check in flight as the database came back, the app's pool reconnecting through HAProxy)`);
+  const beyond = cf - database.seconds - lbBack.seconds;
+  return [database, lbBack, ...(beyond > 0 ? [term("Cloudflare monitor beyond them", beyond, `${cfWhy} = ${round(cf)} s from the loss, alongside the promotion`)] : [])];
+}
+
+/** How long a cut-off stretched primary keeps acknowledging writes: its Patroni renews the leader key
+ * every loop_wait and, behind a partition (etcd requests hang rather than fail), gives up and demotes
+ * only loop_wait + 2 × retry_timeout after its last renewal, as the lab measured (timing.ts, balanced).
+ * Its synchronous standby is in its own region (remote replicas are nosync), so nothing stops it from
+ * acknowledging before then; its watchdog, where the host has one, may end it sooner, not counted. */
+export function partitionAckWindowSeconds(t: Pick<Topology, "timing">): number {
+  const { loopWait, retryTimeout } = presetOf(t).patroni;
+  return loopWait + 2 * retryTimeout;
 }
 
 function regionLoss(
@@ -175,12 +220,21 @@ function regionLoss(
         haproxy,
       ]),
     ];
+    // The cut-off region's cluster has its own etcd: its primary keeps its leader key and acknowledges
+    // until the hook's fence powers it off.
+    const fenced = manual ? null : total(terms.slice(0, 3));
     return {
       terms, totalSeconds: manual ? null : total(terms),
       rpoBytes: manual ? 0 : null,
       rpoWhy: manual
         ? "an operator promotes, choosing between waiting for the region and what the standby cluster lacks"
         : "the standby cluster replicates asynchronously and the hook promotes it without a lag check",
+      partition: {
+        ackWindowSeconds: fenced,
+        why: fenced === null
+          ? "a cut-off primary region keeps its own etcd and its leader key: it acknowledges writes until an operator fences it"
+          : `a cut-off primary region keeps its own etcd and its leader key: it acknowledges writes the standby cluster never gets until the hook's fence powers it off (${terms.slice(0, 3).map((x) => `${x.layer} ${x.seconds} s`).join(" + ")} = ${fenced} s); unbounded in bytes like the promotion itself`,
+      },
     };
   }
   // Stretched: etcd may lose its raft leader with the region; a new leader restarts every lease's ttl.
@@ -200,17 +254,23 @@ function regionLoss(
     if (manual) terms.push(operator);
   }
   if (!manual || !t.database.synchronousMode) terms.push(...promotionWrites(rtt), haproxy);
+  const { loopWait: lw, retryTimeout } = p.patroni;
+  const window = partitionAckWindowSeconds(t);
   return {
     terms, totalSeconds: manual && t.database.synchronousMode ? null : total(terms),
     rpoBytes: manual ? 0 : t.database.maximumLagOnFailoverBytes,
     rpoWhy: manual
       ? "an operator promotes, choosing between waiting for the region and the remote replicas' lag"
       : `remote replicas are asynchronous: Patroni promotes one within maximum_lag_on_failover (${t.database.maximumLagOnFailoverBytes} bytes)`,
+    partition: {
+      ackWindowSeconds: window,
+      why: `a region cut off, not lost: its primary keeps acknowledging writes that no other region receives until its Patroni gives up renewing the leader key and demotes, loop_wait ${lw} s + 2 × retry_timeout ${retryTimeout} s = ${window} s after its last renewal (the last position the promoted replica's lag is checked against)${manual ? ", lost if the operator then promotes" : ""}: ${manual ? "" : "maximum_lag_on_failover + "}the WAL of ${window} s of writes; only synchronous replication across regions bounds it in bytes`,
+    },
   };
 }
 
-/** Worst-case recovery seconds per failure class; region loss is null when a person promotes. */
-export type RtoBudget = Readonly<Record<Exclude<FailureClass, "regionLossDatabase">, number> & { regionLossDatabase: number | null }>;
+/** Worst-case recovery seconds per failure class; region loss (database and edge) is null when a person promotes. */
+export type RtoBudget = Readonly<Record<Exclude<FailureClass, "regionLossDatabase" | "regionLossEdge">, number> & { regionLossDatabase: number | null; regionLossEdge: number | null }>;
 
 export function rtoBudget(t: BudgetTopology, opts: BudgetOptions = {}): RtoBudget {
   const b = failoverBudget(t, opts);

@@ -7,9 +7,13 @@ import type { JsonSchema } from "./schema";
 import { CLOUDFLARE_MIN_MONITOR_INTERVAL } from "./catalog";
 import { CLOUDFLARE_PLANS, FAILURE_CLASSES, TIMING_PRESET_NAMES, type FailureClass, type Objective, type Topology } from "./types";
 
+/** The classes whose recovery waits for a cross-region promotion (an operator's, when manual). */
+const REGION_CLASSES: readonly FailureClass[] = ["regionLossDatabase", "regionLossEdge"];
+
 /** What a topology promises when it states nothing: ceilings every preset and plan meets at the
  * default round trip, so a stated objective is what makes the check bite. RPO is checked only when
- * stated. A manual cross-region promotion has no region-loss RTO (a person decides when). */
+ * stated. A manual cross-region promotion has no region-loss RTO, for the database or the edge (a person
+ * decides when). */
 export const DEFAULT_OBJECTIVES: Readonly<Record<FailureClass, Objective>> = {
   primaryLoss: { rtoSeconds: 60 },
   postgresCrash: { rtoSeconds: 180 },
@@ -23,7 +27,7 @@ const objectiveSchema = (c: FailureClass): JsonSchema => ({
   additionalProperties: false,
   description: `Objective for ${FAILURE_CLASS_LABELS[c]}.`,
   properties: {
-    rtoSeconds: { type: "number", minimum: 0, description: `Worst-case seconds until writes work again; the budget must not exceed it (default ${DEFAULT_OBJECTIVES[c].rtoSeconds}${c === "regionLossDatabase" ? ", none with crossRegionPromotion manual" : ""}).` },
+    rtoSeconds: { type: "number", minimum: 0, description: `Worst-case seconds until writes work again; the budget must not exceed it (default ${DEFAULT_OBJECTIVES[c].rtoSeconds}${REGION_CLASSES.includes(c) ? ", none with crossRegionPromotion manual" : ""}).` },
     rpoBytes: { type: "integer", minimum: 0, description: "Worst-case acknowledged bytes lost (not checked unless stated)." },
   },
 });
@@ -39,7 +43,7 @@ export const OBJECTIVES_SCHEMA: JsonSchema = {
 /** The objective in force for a class: as written, else the default (none for a manual region loss). */
 export function objectiveOf(t: Pick<Topology, "objectives" | "database">, c: FailureClass): Objective {
   const written = t.objectives[c] ?? {};
-  const manualRegion = c === "regionLossDatabase" && t.database.crossRegionPromotion === "manual";
+  const manualRegion = REGION_CLASSES.includes(c) && t.database.crossRegionPromotion === "manual";
   return { rtoSeconds: written.rtoSeconds ?? (manualRegion ? undefined : DEFAULT_OBJECTIVES[c].rtoSeconds), rpoBytes: written.rpoBytes };
 }
 
@@ -64,7 +68,7 @@ function fixesFor(t: Topology, c: FailureClass, rto: number): string[] {
       if (total !== null) { fixes.push(`cloudflare.plan: ${plan} (monitor every ${interval} s: ${total} s)`); break; }
     }
   }
-  if (c === "regionLossDatabase" && t.database.mode === "stretched") {
+  if (REGION_CLASSES.includes(c) && t.database.mode === "stretched") {
     const total = meets({ ...t, interRegionRtt: { defaultMs: 0, pairs: [] } });
     if (total !== null) {
       fixes.push(`regions closer together (${total} s at 0 ms between them)`);

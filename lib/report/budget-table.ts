@@ -4,7 +4,7 @@
 import * as fs from "fs";
 import {
   failoverBudget, FAILURE_CLASS_LABELS, FAILURE_CLASSES, objectiveOf, TIMING_PRESETS,
-  type BudgetTerm, type FailureClass, type Objective, type TimingPresetName, type Topology,
+  type BudgetOptions, type BudgetTerm, type FailureClass, type Objective, type PartitionRpo, type TimingPresetName, type Topology,
 } from "../model";
 import { ReportInputError } from "./stacks";
 
@@ -28,6 +28,7 @@ export interface DrillFigure {
   readonly rtoSeconds: number | null;
   readonly lostAckedWrites: number;
   readonly redis?: { readonly rtoSeconds: number | null };
+  readonly customers?: { readonly rtoSeconds: number | null; readonly lostAckedWrites: number };
 }
 
 export interface Measurement {
@@ -52,6 +53,8 @@ export interface BudgetRow {
   readonly meetsObjective: boolean;
   readonly rpoBytes: number | null;
   readonly rpoWhy: string;
+  /** Region classes: the loss when the region is cut off instead (budget.ts PartitionRpo). */
+  readonly partition?: PartitionRpo;
   readonly measured: readonly Measurement[];
 }
 
@@ -72,12 +75,16 @@ export function readDrillReports(files: readonly string[]): Array<{ file: string
   });
 }
 
+/** The budget options that apply to a drill run: the loopback lab triggers the failover hook itself and
+ * its stopped processes refuse at once; a partition leaves the lost nodes' addresses silent, and the
+ * rehearsal goes through the alert path. */
+export function drillBudgetOptions(backend: string, drill: string): BudgetOptions {
+  return { trigger: backend === "loopback" && drill !== "region-partition" ? "lab" : "alert" };
+}
+
 function measure(t: Topology, file: string, d: DrillFigure, cls: FailureClass, rto: number | null, lost: number | null, drill: string): Measurement {
   const preset = (d.preset in TIMING_PRESETS ? d.preset : t.timing) as TimingPresetName;
-  // The loopback lab triggers the failover hook itself and its stopped processes refuse at once; a
-  // partition leaves the lost nodes' addresses silent, and the rehearsal goes through the alert path.
-  const trigger = d.backend === "loopback" && d.name !== "region-partition" ? "lab" : "alert";
-  const bound = failoverBudget({ ...t, timing: preset }, { trigger })[cls].totalSeconds;
+  const bound = failoverBudget({ ...t, timing: preset }, drillBudgetOptions(d.backend, d.name))[cls].totalSeconds;
   return {
     failureClass: cls, source: file, drill, preset: d.preset, backend: d.backend, rtoSeconds: rto, lostAckedWrites: lost,
     boundSeconds: bound, withinBound: rto !== null && (bound === null || rto <= bound),
@@ -90,8 +97,10 @@ export function measurementsOf(t: Topology, reports: ReadonlyArray<{ file: strin
     for (const d of drills) {
       const cls = DRILL_CLASSES[d.name];
       if (cls) out.push(measure(t, file, d, cls, d.rtoSeconds, d.lostAckedWrites, d.name));
-      // Region drills also write to Redis through Sentinel, whose primary goes with the region.
+      // Region drills also write to Redis through Sentinel, whose primary goes with the region, and
+      // customers order through the edge, which must move them to another region.
       if (d.redis && cls === "regionLossDatabase") out.push(measure(t, file, d, "redisPrimaryLoss", d.redis.rtoSeconds, null, `${d.name} (Redis)`));
+      if (d.customers && cls === "regionLossDatabase") out.push(measure(t, file, d, "regionLossEdge", d.customers.rtoSeconds, d.customers.lostAckedWrites, `${d.name} (customers)`));
     }
   }
   return out;
@@ -105,7 +114,7 @@ export function budgetRows(t: Topology, measurements: readonly Measurement[] = [
     return {
       failureClass: c, label: FAILURE_CLASS_LABELS[c], terms: b.terms, totalSeconds: b.totalSeconds, objective,
       meetsObjective: objective.rtoSeconds === undefined || (b.totalSeconds !== null && b.totalSeconds <= objective.rtoSeconds),
-      rpoBytes: b.rpoBytes, rpoWhy: b.rpoWhy,
+      rpoBytes: b.rpoBytes, rpoWhy: b.rpoWhy, ...(b.partition ? { partition: b.partition } : {}),
       measured: measurements.filter((m) => m.failureClass === c),
     };
   });

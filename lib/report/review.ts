@@ -87,6 +87,12 @@ function budgetSection(r: Review): string[] {
     const rpo = row.rpoBytes === null ? "unbounded" : `${row.rpoBytes} bytes`;
     out.push(`| ${row.label} | ${row.totalSeconds === null ? "operator decides" : s(row.totalSeconds)} | ${s(row.objective.rtoSeconds)} | ${row.meetsObjective ? "yes" : "**no**"} | ${rpo} (${cell(row.rpoWhy)}) | ${row.objective.rpoBytes === undefined ? "—" : `${row.objective.rpoBytes} bytes`} |`);
   }
+  // The partition's loss, once: customers write to the same primary as the database row says.
+  const cut = r.budget.find((row) => row.failureClass === "regionLossDatabase" && row.partition);
+  if (cut?.partition) {
+    const window = cut.partition.ackWindowSeconds === null ? "until an operator fences it" : `+ the writes of ${s(cut.partition.ackWindowSeconds)}`;
+    out.push(`| region partition (the primary's region cut off, not lost) | as region loss | — | — | ${cut.rpoBytes === null ? "unbounded" : `${cut.rpoBytes} bytes`} ${window} (${cell(cut.partition.why)}) | — |`);
+  }
   out.push("");
   const measured = r.budget.flatMap((row) => row.measured.map((m) => ({ row, m })));
   if (!measured.length) return [...out, "No `--lab-report` given: no measured figures.", ""];
