@@ -38,7 +38,13 @@ function listeners(host: Host): Set<string> {
   for (const m of (file("haproxy.cfg") ?? "").matchAll(/^\s*bind (\S+)$/gm)) add(m[1]);
   for (const name of ["redis.conf", "sentinel.conf"]) {
     const text = file(name);
-    if (text) add(`${/^bind (\S+)$/m.exec(text)![1]}:${/^port (\d+)$/m.exec(text)![1]}`);
+    if (!text) continue;
+    const bind = /^bind (\S+)$/m.exec(text)![1];
+    // Plain text on `port` (0: none), TLS on `tls-port`.
+    for (const directive of ["port", "tls-port"]) {
+      const p = new RegExp(`^${directive} (\\d+)$`, "m").exec(text)?.[1];
+      if (p && p !== "0") add(`${bind}:${p}`);
+    }
   }
   const prometheus = /--web\.listen-address=(\S+?)"/.exec(tree["files/prometheus/prometheus.default"] ?? "");
   if (host.services.includes("prometheus")) add(prometheus ? prometheus[1] : `0.0.0.0:${PORTS.prometheus}`);

@@ -5,6 +5,7 @@
 // backend translates. Faults are host-level, as in a cloud; a drill that needs more than that asks
 // for a capability (below), and the registry refuses it on a backend without one.
 import type { Host, Service, TimingPresetName, Topology } from "../../lib/model";
+import type { RedisTls } from "../clients/resp";
 
 export type BackendKind = "loopback" | "rehearsal";
 
@@ -28,6 +29,8 @@ export interface RedisTarget {
   readonly port: number;
   readonly user: string;
   readonly password: string;
+  /** The CA to verify the server against (the generated Redis and Sentinel speak TLS only). */
+  readonly tls?: RedisTls;
 }
 
 /** Who a drill connects to Redis or Sentinel as: the app's user (writes, reads, asking Sentinel for the

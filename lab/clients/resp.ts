@@ -1,6 +1,16 @@
-// A minimal Redis client (RESP2 over TCP): enough for PING/AUTH/SET/GET/INFO and SENTINEL commands.
-// No npm Redis client is a dependency, and redis-cli per command would cost a process each time.
+// A minimal Redis client (RESP2 over TLS, or plain TCP): enough for PING/AUTH/SET/GET/INFO and SENTINEL
+// commands. No npm Redis client is a dependency, and redis-cli per command would cost a process each time.
+import * as fs from "fs";
 import * as net from "net";
+import * as tls from "tls";
+
+/** How to reach a TLS-only Redis or Sentinel: the CA that signed its certificate (the server's
+ * certificate must name the address connected to), and optionally a client certificate to present. */
+export interface RedisTls {
+  readonly caFile: string;
+  readonly certFile?: string;
+  readonly keyFile?: string;
+}
 
 export type Reply = string | number | null | Reply[] | Error;
 
@@ -42,7 +52,7 @@ export class Redis {
   private readonly waiting: Array<{ resolve: (r: Reply) => void; reject: (e: Error) => void }> = [];
   private closedError: Error | null = null;
 
-  private constructor(private readonly sock: net.Socket) {
+  private constructor(private readonly sock: net.Socket | tls.TLSSocket) {
     sock.on("data", (d) => {
       this.buf = Buffer.concat([this.buf, d]);
       for (;;) {
@@ -60,11 +70,18 @@ export class Redis {
     sock.on("close", () => fail(new Error("connection closed")));
   }
 
-  static connect(host: string, port: number, timeoutMs = 2000): Promise<Redis> {
+  /** Connects over TLS when `withTls` is given (the generated servers speak nothing else), in plain
+   * text otherwise (refusal checks). Resolves once the handshake is done. */
+  static connect(host: string, port: number, timeoutMs = 2000, withTls?: RedisTls): Promise<Redis> {
     return new Promise((resolve, reject) => {
-      const sock = net.connect({ host, port });
+      const sock = withTls
+        ? tls.connect({
+          host, port, ca: fs.readFileSync(withTls.caFile), minVersion: "TLSv1.2",
+          ...(withTls.certFile && withTls.keyFile ? { cert: fs.readFileSync(withTls.certFile), key: fs.readFileSync(withTls.keyFile) } : {}),
+        })
+        : net.connect({ host, port });
       const timer = setTimeout(() => { sock.destroy(); reject(new Error(`connect ${host}:${port} timed out`)); }, timeoutMs);
-      sock.once("connect", () => { clearTimeout(timer); resolve(new Redis(sock)); });
+      sock.once(withTls ? "secureConnect" : "connect", () => { clearTimeout(timer); resolve(new Redis(sock)); });
       sock.once("error", (e) => { clearTimeout(timer); reject(e); });
     });
   }
@@ -87,16 +104,18 @@ export class Redis {
   }
 }
 
-/** An ACL user and its password (every generated Redis and Sentinel refuses unauthenticated clients). */
+/** An ACL user and its password (every generated Redis and Sentinel refuses unauthenticated clients),
+ * and the TLS the servers speak (absent: plain text). */
 export interface RedisAuth {
   readonly user: string;
   readonly password: string;
+  readonly tls?: RedisTls;
 }
 
-/** Connect, authenticate as `auth` (none: as the `default` user, which the generated servers refuse),
- * run one command, disconnect. */
-export async function redisOnce(host: string, port: number, auth: RedisAuth | null, args: readonly (string | number)[]): Promise<Reply> {
-  const r = await Redis.connect(host, port);
+/** Connect (over `tls`, by default the one `auth` carries), authenticate as `auth` (none: as the
+ * `default` user, which the generated servers refuse), run one command, disconnect. */
+export async function redisOnce(host: string, port: number, auth: RedisAuth | null, args: readonly (string | number)[], withTls: RedisTls | undefined = auth?.tls): Promise<Reply> {
+  const r = await Redis.connect(host, port, 2000, withTls);
   try {
     if (auth) await r.command(["AUTH", auth.user, auth.password]);
     return await r.command(args);

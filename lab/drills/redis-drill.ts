@@ -33,7 +33,7 @@ export function redisWriter(ask: () => Promise<string | null>, target: (host: st
             await sleep(OP_TIMEOUT_MS);
             throw Object.assign(new Error(`connect to ${primary}:${to.port} timed out (cut off from the client)`), { certain: true });
           }
-          conn = await Redis.connect(to.host, to.port, OP_TIMEOUT_MS).catch((e: Error) => { throw Object.assign(e, { certain: true }); });
+          conn = await Redis.connect(to.host, to.port, OP_TIMEOUT_MS, to.tls).catch((e: Error) => { throw Object.assign(e, { certain: true }); });
           await conn.command(["AUTH", to.user, to.password], OP_TIMEOUT_MS);
           node = primary;
         }

@@ -56,6 +56,8 @@ export const appRole: Role = {
       `REDIS_PASSWORD={{ ${redisUser("app").vault} }}`,
       `REDIS_SENTINEL_USERNAME=${redisUser("app").name}`,
       `REDIS_SENTINEL_PASSWORD={{ ${redisUser("app").vault} }}`,
+      // Redis and the Sentinels speak TLS only, with certificates from the deployment CA.
+      `REDIS_TLS_CA_FILE=${PRODUCTION_TLS.caFile}`,
       "SESSION_SECRET={{ vault_app_session_secret }}",
       "PORT={{ app_port }}",
       "HEALTH_PATH={{ app_health_path }}",

@@ -2,7 +2,9 @@
 // on the controller (encrypted with a passphrase from Vault) in `pki_ca_dir`, outside the generated
 // tree; each host makes its own key, which never leaves it, and a signing request the controller signs.
 // Re-runs change nothing until a certificate is within `pki_renew_days` of its end; then it is re-issued.
+import { PORTS } from "../../lib/model/ports";
 import { PRODUCTION_TLS } from "../render-env";
+import { redisCliTls, redisUser } from "../views/redis-acl";
 import { directory, handler, type Role, type Task } from "./role";
 
 /** Days a host certificate is valid, and how close to its end a run re-issues it (the alert fires then too). */
@@ -47,7 +49,9 @@ const caTasks: Task[] = [
 ];
 
 /** Handlers for a renewed certificate or a new CA (on a fresh host these services are not installed yet). */
-const RELOAD = ["Reload Patroni, which passes the reload to PostgreSQL", "Reload HAProxy"];
+const RELOAD = [
+  "Reload Patroni, which passes the reload to PostgreSQL", "Reload HAProxy", "Make Redis re-read its TLS files", "Restart Sentinel for its new TLS files",
+];
 const reload = RELOAD;
 const UPDATE_CA = "Update the system's trusted CAs";
 
@@ -168,10 +172,28 @@ export const pkiRole: Role = {
   configure: [...caTasks, ...hostTasks],
   service: expiryTasks,
   // Patroni re-reads its REST API certificate on SIGHUP and passes the reload to PostgreSQL, which
-  // re-reads its TLS files; HAProxy re-reads the CA. etcd reads its files at every handshake.
+  // re-reads its TLS files; HAProxy re-reads the CA. etcd reads its files at every handshake. Redis
+  // re-reads them on CONFIG SET; Sentinel only when it starts.
   handlers: [
     { name: UPDATE_CA, "ansible.builtin.command": { argv: ["update-ca-certificates"] }, changed_when: true },
     { ...handler(RELOAD[0], "patroni", "reloaded"), when: "'postgres_cluster' in group_names and pki_host_cert.stat.exists" },
     { ...handler(RELOAD[1], "haproxy", "reloaded"), when: "'balancers' in group_names and pki_host_cert.stat.exists" },
+    {
+      // Redis 7.0 re-reads its certificate, key and CA on CONFIG SET of any TLS file (the same path
+      // too): new connections get the new certificate, without a restart that would fail over.
+      name: RELOAD[2],
+      "ansible.builtin.command": {
+        argv: [...redisCliTls("127.0.0.1", PORTS.redis), "--user", redisUser("admin").name,
+          "CONFIG", "SET", "tls-cert-file", PRODUCTION_TLS.certFile, "tls-key-file", PRODUCTION_TLS.keyFile, "tls-ca-cert-file", PRODUCTION_TLS.caFile],
+      },
+      environment: { REDISCLI_AUTH: `{{ ${redisUser("admin").vault} }}` },
+      register: "pki_redis_reload", failed_when: "pki_redis_reload.stdout != 'OK'", changed_when: true, no_log: true,
+      when: "'redis' in group_names and pki_host_cert.stat.exists",
+    },
+    {
+      // Sentinel has no CONFIG SET for them: a restart, one Sentinel at a time (the quorum stays).
+      ...handler(RELOAD[3], "redis-sentinel", "restarted"), throttle: 1,
+      when: "'sentinel' in group_names and pki_host_cert.stat.exists",
+    },
   ],
 };

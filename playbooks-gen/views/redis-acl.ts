@@ -2,6 +2,7 @@
 // table writes production's ACL files (password hashes from Vault, at run time), the lab's (random
 // passwords) and the shop-app suite's, so every one of them runs against the rules a deploy gets.
 import { createHash } from "crypto";
+import { PRODUCTION_TLS, type TlsFiles } from "../render-env";
 
 export type RedisRole = "app" | "replication" | "sentinel" | "exporter" | "admin";
 
@@ -128,3 +129,32 @@ export function sentinelAuthLines(masterName: string, password: (u: RedisUser) =
 
 /** Production's password: the Vault variable, filled in by Ansible. */
 export const vaultPassword = (u: RedisUser) => `{{ ${u.vault} }}`;
+
+/** Who must show a certificate to Redis and Sentinel: `optional` verifies any certificate a client
+ * presents against the deployment CA (one from another CA fails the handshake) and lets a client
+ * without one log in with its ACL user. Every client already proves itself with an ACL password;
+ * `yes` would also need a deployment certificate on every operator's and controller's machine that
+ * runs redis-cli or a drill. Servers (replicas, Sentinels) present their host's certificate anyway. */
+export const REDIS_TLS_AUTH_CLIENTS = "optional";
+
+/** Redis's and Sentinel's TLS settings, each line as Redis's CONFIG REWRITE writes it (strings
+ * quoted), so the playbooks can keep them in files Sentinel rewrites: TLS on the service port, no
+ * plain-text listener, replication and Sentinel's own connections over TLS, TLS 1.2 or later. */
+export function redisTlsLines(port: number, tls: TlsFiles): string[] {
+  return [
+    "port 0",
+    `tls-port ${port}`,
+    `tls-cert-file "${tls.certFile}"`,
+    `tls-key-file "${tls.keyFile}"`,
+    `tls-ca-cert-file "${tls.caFile}"`,
+    `tls-auth-clients ${REDIS_TLS_AUTH_CLIENTS}`,
+    "tls-replication yes",
+    `tls-protocols "TLSv1.2 TLSv1.3"`,
+  ];
+}
+
+/** redis-cli on a deployed host over TLS, verified against the deployment CA, at `host:port`. Log in
+ * with `--user` and the password in REDISCLI_AUTH (never on the command line). */
+export function redisCliTls(host: string, port: number): string[] {
+  return ["redis-cli", "--tls", "--cacert", PRODUCTION_TLS.caFile, "-h", host, "-p", String(port)];
+}

@@ -2,6 +2,7 @@
 // variables). Every problem is reported at once, naming the variable, the bad value and the fix.
 "use strict";
 
+const fs = require("fs");
 const os = require("os");
 
 /** "host:port,host:port" → [{host, port}]; the port is after the last colon. */
@@ -21,6 +22,20 @@ function parseSentinels(text, problems) {
     problems.push(`REDIS_SENTINELS must list at least one host:port, got ${JSON.stringify(text)}`);
   }
   return sentinels;
+}
+
+/** The CA certificate (PEM) Redis's and the Sentinels' certificates are checked against; unset: plain text. */
+function readCa(env, name, problems) {
+  const file = (env[name] || "").trim();
+  if (file === "") return undefined;
+  try {
+    const pem = fs.readFileSync(file);
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error("no PEM certificate in it");
+    return pem;
+  } catch (e) {
+    problems.push(`${name} must name a readable PEM CA certificate, got ${JSON.stringify(file)} (${e.code || e.message})`);
+    return undefined;
+  }
 }
 
 function positiveInt(env, name, fallback, problems) {
@@ -60,6 +75,8 @@ function loadConfig(env = process.env) {
       password: env.REDIS_PASSWORD || undefined,
       sentinelUsername: env.REDIS_SENTINEL_USERNAME || undefined,
       sentinelPassword: env.REDIS_SENTINEL_PASSWORD || undefined,
+      // The generated Redis and Sentinels speak TLS only: their certificates are checked against this CA.
+      tlsCa: readCa(env, "REDIS_TLS_CA_FILE", problems),
     },
     http: { host: (env.HOST || "0.0.0.0").trim(), port, healthPath },
     // Names this process in health rows, Redis consumer names and order_effects.applied_by.

@@ -18,6 +18,8 @@ function createRedis(redisConfig, connectionName) {
     password: redisConfig.password,
     ...(redisConfig.sentinelUsername ? { sentinelUsername: redisConfig.sentinelUsername } : {}),
     ...(redisConfig.sentinelPassword ? { sentinelPassword: redisConfig.sentinelPassword } : {}),
+    // TLS to the Sentinels and to the primary they name, each certificate checked against the CA.
+    ...(redisConfig.tlsCa ? { tls: { ca: redisConfig.tlsCa }, sentinelTLS: { ca: redisConfig.tlsCa }, enableTLSForSentinelMode: true } : {}),
     connectionName,
     // Fail fast while disconnected: a command is never parked in an unbounded queue.
     enableOfflineQueue: false,

@@ -19,6 +19,7 @@ import * as probe from "./probes";
 import { agreedRedisPrimary, waitRedisHealthy } from "../redis-health";
 import { LabPki } from "./pki";
 import { tlsClient, type TlsClient } from "../../clients/https";
+import type { RedisAuth } from "../../clients/resp";
 import { CONFIG_FILES, newSecrets, patroniEnvironment, redisAuth, renderHost, type Secrets } from "./render";
 
 export interface LabOptions {
@@ -366,11 +367,16 @@ export class Lab implements DrillBackend {
   }
 
   redisTarget(host: string, as: RedisIdentity = "app"): RedisTarget {
-    return { host: this.env.addressOf(host), port: PORTS.redis, ...redisAuth(this.state.secrets, as) };
+    return { host: this.env.addressOf(host), port: PORTS.redis, ...this.redisLogin(as) };
   }
 
   sentinelTarget(host: string, as: RedisIdentity = "app"): RedisTarget {
-    return { host: this.env.addressOf(host), port: PORTS.sentinel, ...redisAuth(this.state.secrets, as) };
+    return { host: this.env.addressOf(host), port: PORTS.sentinel, ...this.redisLogin(as) };
+  }
+
+  /** A generated Redis user, over TLS verified against the lab's CA (Redis and Sentinel speak nothing else). */
+  private redisLogin(as: RedisIdentity | "exporter"): RedisAuth {
+    return { ...redisAuth(this.state.secrets, as), tls: { caFile: this.env.clientTls.caFile } };
   }
 
   /** SQL inserts into lab_orders through the app host's HAProxy (clients/pghelper.py). */
@@ -439,13 +445,13 @@ export class Lab implements DrillBackend {
   }
 
   async sentinelMaster(sentinelHost: string): Promise<string | null> {
-    const addr = await probe.sentinelMasterAddr(this.env.addressOf(sentinelHost), sentinelMasterName(this.t), redisAuth(this.state.secrets, "app"));
+    const addr = await probe.sentinelMasterAddr(this.env.addressOf(sentinelHost), sentinelMasterName(this.t), this.redisLogin("app"));
     return addr === null ? null : this.nameAt(addr);
   }
 
   async redisReplication(host: string): Promise<RedisReplication | null> {
     // INFO as the exporter's user, as monitoring reads it.
-    const r = await probe.redisReplicationAt(this.env.addressOf(host), redisAuth(this.state.secrets, "exporter"));
+    const r = await probe.redisReplicationAt(this.env.addressOf(host), this.redisLogin("exporter"));
     return r && { role: r.role, connectedReplicas: r.connected, onlineReplicas: r.online.map((a) => this.nameAt(a)) };
   }
 

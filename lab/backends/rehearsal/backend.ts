@@ -21,6 +21,7 @@ import { RehearsalError } from "./errors";
 import * as path from "path";
 import { tlsClient, type TlsClient } from "../../clients/https";
 
+import type { RedisAuth } from "../../clients/resp";
 /** Orders the drills write carry this idempotency-key prefix; the number after it is the drill's id. */
 export const DRILL_KEY_PREFIX = "drill-";
 /** Orders of the customers that go through the edge stand-ins. */
@@ -197,12 +198,12 @@ export class RehearsalBackend implements DrillBackend {
   }
 
   async sentinelMaster(sentinelHost: string): Promise<string | null> {
-    const a = await probe.sentinelMasterAddr(this.addr(sentinelHost), sentinelMasterName(this.t), redisAuthFromVault(this.vault, "app"));
+    const a = await probe.sentinelMasterAddr(this.addr(sentinelHost), sentinelMasterName(this.t), this.redisLogin("app"));
     return a === null ? null : this.nameAt(a);
   }
 
   async redisReplication(host: string): Promise<RedisReplication | null> {
-    const r = await probe.redisReplicationAt(this.addr(host), redisAuthFromVault(this.vault, "exporter"));
+    const r = await probe.redisReplicationAt(this.addr(host), this.redisLogin("exporter"));
     return r && { role: r.role, connectedReplicas: r.connected, onlineReplicas: r.online.map((a) => this.nameAt(a)) };
   }
 
@@ -252,11 +253,17 @@ export class RehearsalBackend implements DrillBackend {
   }
 
   redisTarget(host: string, as: RedisIdentity = "app"): RedisTarget {
-    return { host: this.addr(host), port: PORTS.redis, ...redisAuthFromVault(this.vault, as) };
+    return { host: this.addr(host), port: PORTS.redis, ...this.redisLogin(as) };
   }
 
   sentinelTarget(host: string, as: RedisIdentity = "app"): RedisTarget {
-    return { host: this.addr(host), port: PORTS.sentinel, ...redisAuthFromVault(this.vault, as) };
+    return { host: this.addr(host), port: PORTS.sentinel, ...this.redisLogin(as) };
+  }
+
+  /** A generated Redis user over TLS, verified against the deployment CA (Redis and Sentinel speak
+   * nothing else); no client certificate: tls-auth-clients is optional, the ACL password authenticates. */
+  private redisLogin(as: RedisIdentity | "exporter"): RedisAuth {
+    return { ...redisAuthFromVault(this.vault, as), tls: { caFile: this.caFile } };
   }
 
   /** A customer: POST /orders to the app on `appHost`'s public address, one at a time, every 20 ms. */

@@ -15,8 +15,9 @@ import { run as runHere } from "./sys";
 import { readState } from "./rehearsal";
 import { mergeReport } from "./report";
 import { checkDatabaseRefusals } from "./refusals";
+import { checkRedisRefusals } from "./redis-refusals";
 import { readVault, redisAuthFromVault } from "./vault";
-import type { RedisRole } from "../../../playbooks-gen/views/redis-acl";
+import { redisCliTls, type RedisRole } from "../../../playbooks-gen/views/redis-acl";
 import type { CliOptions } from "./cli";
 
 export interface CheckItem { readonly name: string; readonly ok: boolean; readonly detail: string }
@@ -96,40 +97,29 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
 
   // Redis: one primary with its replicas; every Sentinel names it.
   const redis = hostsRunning(t, "redis");
-  // redis-cli as one of the generated ACL users; the password in the environment, not on the command line.
-  const cli = (role: RedisRole) => {
+  // redis-cli on the host itself over TLS (verified against the CA; the certificate names 127.0.0.1) as
+  // one of the generated ACL users; the password in the environment, not on the command line.
+  const cli = (role: RedisRole, port: number) => {
     const a = redisAuthFromVault(vault, role);
-    return `REDISCLI_AUTH=${q(a.password)} redis-cli --user ${q(a.user)}`;
+    return `REDISCLI_AUTH=${q(a.password)} ${redisCliTls("127.0.0.1", port).join(" ")} --user ${q(a.user)}`;
   };
-  const roles = await Promise.all(redis.map(async (h) => ({ h, out: (await sh(h.name, `${cli("exporter")} -p ${PORTS.redis} info replication`)).stdout })));
+  const roles = await Promise.all(redis.map(async (h) => ({ h, out: (await sh(h.name, `${cli("exporter", PORTS.redis)} info replication`)).stdout })));
   const primaries = roles.filter((r) => /role:master/.test(r.out));
   const connected = Number(/connected_slaves:(\d+)/.exec(primaries[0]?.out ?? "")?.[1] ?? -1);
   add("Redis: one primary with every replica connected", primaries.length === 1 && connected === redis.length - 1, `primaries ${primaries.map((r) => r.h.name).join(", ") || "none"}, connected replicas ${connected}`);
   const primaryIp = primaries[0] ? privateIp.get(primaries[0].h.name) : undefined;
   for (const h of hostsRunning(t, "sentinel")) {
-    const r = await sh(h.name, `${cli("app")} -p ${PORTS.sentinel} sentinel get-master-addr-by-name ${sentinelMasterName(t)}`);
+    const r = await sh(h.name, `${cli("app", PORTS.sentinel)} sentinel get-master-addr-by-name ${sentinelMasterName(t)}`);
     const named = r.stdout.trim().split("\n")[0];
     add(`Sentinel on ${h.name} names the primary`, !!primaries[0] && (named === primaryIp || named === primaries[0].h.name), `names ${named || r.stderr.trim()}`);
   }
   // Refusals, from another host (a Redis/Sentinel host of another region, which has redis-cli): no
-  // command without a user, and the app's user may not reconfigure or fail over the Sentinels.
+  // plain text, no certificate from another CA, no command without a user, and the app's user may not
+  // reconfigure or fail over the Sentinels.
   const sentinels = hostsRunning(t, "sentinel");
   const target = sentinels.find((h) => h.region === home) ?? sentinels[0];
   const from = target && [...redis, ...sentinels].find((h) => h.region !== target.region && h.name !== primaries[0]?.h.name);
-  if (from && target) {
-    const refused = (out: { stdout: string; stderr: string }, word: string) => new RegExp(`\\b${word}\\b`).test(out.stdout + out.stderr);
-    const sip = privateIp.get(target.name);
-    if (primaryIp) {
-      const r = await sh(from.name, `redis-cli -h ${primaryIp} -p ${PORTS.redis} set refusal-check 1`);
-      add(`Redis refuses an unauthenticated client (from ${from.name})`, refused(r, "NOAUTH"), (r.stdout + r.stderr).trim());
-    }
-    const s = await sh(from.name, `redis-cli -h ${sip} -p ${PORTS.sentinel} sentinel get-master-addr-by-name ${sentinelMasterName(t)}`);
-    add(`Sentinel on ${target.name} refuses an unauthenticated client (from ${from.name})`, refused(s, "NOAUTH"), (s.stdout + s.stderr).trim());
-    for (const cmd of [`sentinel set ${sentinelMasterName(t)} quorum 1`, `sentinel failover ${sentinelMasterName(t)}`]) {
-      const r = await sh(from.name, `${cli("app")} -h ${sip} -p ${PORTS.sentinel} ${cmd}`);
-      add(`Sentinel on ${target.name} refuses \`${cmd.split(" ").slice(0, 2).join(" ").toUpperCase()}\` to the app's user (from ${from.name})`, refused(r, "NOPERM"), (r.stdout + r.stderr).trim());
-    }
-  }
+  if (from && target) items.push(...await checkRedisRefusals(t, vault, from.name, primaryIp, { name: target.name, ip: privateIp.get(target.name)! }));
 
   // PostgreSQL and Patroni's REST API refuse plain text, the superuser over TCP and foreign certificates.
   items.push(...await checkDatabaseRefusals(t, vault, privateIp));
