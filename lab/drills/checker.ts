@@ -103,3 +103,12 @@ export function maxConcurrentPrimaries(spans: readonly Span[]): { max: number; a
   }
   return best;
 }
+
+/** Orders a writer may have had acknowledged by a cut-off primary before it demoted: its acknowledged
+ * orders per second before the fault (from its first write) × `windowSeconds`, rounded up. */
+export function cutOffOrders(ops: readonly WriteOp[], faultAt: number, windowSeconds: number): { rate: number; orders: number } {
+  const acked = ops.filter((o) => o.r === "ok" && o.t1 < faultAt).length;
+  const span = ops.length ? faultAt - Math.min(...ops.map((o) => o.t0)) : 0;
+  const rate = span > 0 ? acked / span : 0;
+  return { rate, orders: Math.ceil(rate * windowSeconds) };
+}

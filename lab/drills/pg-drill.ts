@@ -5,7 +5,7 @@ import { drillBudgetOptions } from "../../lib/report/budget-table";
 import type { DrillBackend, StoredOrder, WriteOp } from "../backends/types";
 import { sql, startProbe } from "../clients/pg";
 import { sleep, waitFor } from "../proc";
-import { maxConcurrentPrimaries, primarySpans, promotedAfter, summarizeWrites, writeGap } from "./checker";
+import { cutOffOrders, maxConcurrentPrimaries, primarySpans, promotedAfter, summarizeWrites, writeGap } from "./checker";
 import { redisReadBack, redisWriter, sentinelAsk } from "./redis-drill";
 import { Findings, round2, type CustomerOutcome, type DrillContext, type DrillResult, type RedisOutcome } from "./types";
 
@@ -172,11 +172,8 @@ function edgeBudget(ctx: DrillContext, drill: string): number | null {
 /** Orders a cut-off primary may acknowledge before it demotes: the writer's acknowledged orders per
  * second before the fault × the model's window (loop_wait + 2 × retry_timeout), rounded up. */
 function cutOffBound(backend: DrillBackend, f: Findings, who: string, ops: readonly WriteOp[], faultAt: number): number {
-  const before = ops.filter((o) => o.r === "ok" && o.t1 < faultAt);
-  const span = before.length ? faultAt - Math.min(...ops.map((o) => o.t0)) : 0;
-  const rate = span > 0 ? before.length / span : 0;
   const window = partitionAckWindowSeconds(backend.t);
-  const orders = Math.ceil(rate * window);
+  const { rate, orders } = cutOffOrders(ops, faultAt, window);
   f.note(`loss bound (${who}, cut off): ${rate.toFixed(1)} acknowledged orders/s before the fault × ${window} s the cut-off primary may still acknowledge = ${orders} orders`);
   return orders;
 }
