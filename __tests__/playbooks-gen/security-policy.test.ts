@@ -1,6 +1,7 @@
-// Policy over the generated tree for Redis, Sentinel and the failover hook (issue 11): no server
-// without users, one Vault variable per user, no password outside Vault, no task that handles a secret
-// without no_log, and a hook that authenticates its caller and runs unprivileged.
+// Policy over the generated tree for Redis, Sentinel, the failover hook and Alertmanager (issue 11): no
+// server without users, one Vault variable per user, no password outside Vault, no task that handles a
+// secret without no_log, a hook that authenticates its caller and runs unprivileged, and no
+// Alertmanager client without HTTPS and the password.
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -8,6 +9,10 @@ import * as path from "path";
 import * as yaml from "js-yaml";
 import { renderFailoverHookUnit } from "../../playbooks-gen/render/failover";
 import { ALERTMANAGER_HOOK_TOKEN_FILE, FAILOVER_HOOK_AUTH_FILE, FAILOVER_HOOK_USER } from "../../playbooks-gen/views/failover";
+import {
+  ALERTMANAGER_HASH_FACT, ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG,
+} from "../../playbooks-gen/views/monitoring";
+import { PRODUCTION_TLS } from "../../playbooks-gen/render-env";
 import { generateTree } from "../../playbooks-gen/generate";
 import { VAULT_VARIABLES } from "../../playbooks-gen/roles/vault";
 import { aclPasswordHash, REDIS_USERS, usersOn } from "../../playbooks-gen/views/redis-acl";
@@ -156,6 +161,54 @@ describe("the failover hook (stretched example with synchronous_mode)", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe.each([["stretched", example()], ["standby-cluster", standbyExample()]])("Alertmanager's clients (%s example)", (_, t) => {
+  const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
+  const tasks = tasksOf(tree);
+
+  it("every Alertmanager client in the tree uses HTTPS verified with the CA and carries the credentials", () => {
+    // Prometheus: every alertmanagers entry, whatever its targets.
+    const prom = yaml.load(tree["files/prometheus/prometheus.yml"]) as { alerting: { alertmanagers: Array<Record<string, unknown>> } };
+    expect(prom.alerting.alertmanagers.length).toBeGreaterThan(0);
+    for (const am of prom.alerting.alertmanagers) {
+      expect(am).toMatchObject({
+        scheme: "https", basic_auth: { username: ALERTMANAGER_USER, password_file: ALERTMANAGER_PASSWORD_FILE }, tls_config: { ca_file: PRODUCTION_TLS.caFile },
+      });
+      expect(Object.keys(am.basic_auth as object)).not.toContain("password");
+    }
+    // Every task that calls Alertmanager's port (health checks): HTTPS, the CA, the Vault password, no_log.
+    const callers = tasks.filter(([, x]) => JSON.stringify(x).includes(`:${PORTS.alertmanager}`));
+    expect(callers.length).toBeGreaterThan(0);
+    for (const [file, x] of callers) {
+      expect([file, x.name, x["ansible.builtin.uri"]]).toEqual([file, x.name, expect.objectContaining({
+        url: expect.stringMatching(/^https:\/\//), ca_path: PRODUCTION_TLS.caFile, url_username: ALERTMANAGER_USER,
+        url_password: `{{ ${ALERTMANAGER_PASSWORD_VAULT} }}`, force_basic_auth: true,
+      })]);
+      expect([file, x.name, x.no_log]).toEqual([file, x.name, true]);
+    }
+    // No plain-HTTP URL of Alertmanager anywhere else (Grafana, scripts, configs).
+    for (const [file, text] of Object.entries(tree)) expect([file, new RegExp(`http://[^\\s"']*:${PORTS.alertmanager}\\b`).test(text)]).toEqual([file, false]);
+  });
+
+  it("serves the API only with the web config (TLS with the host's certificate, one user with a bcrypt hash from Vault)", () => {
+    for (const [file, text] of Object.entries(tree).filter(([f]) => f.endsWith("/alertmanager.default"))) {
+      expect([file, text]).toEqual([file, expect.stringContaining(`--web.config.file=${ALERTMANAGER_WEB_CONFIG} `)]);
+    }
+    const web = tasks.find(([, x]) => (x["ansible.builtin.copy"] as Task | undefined)?.dest === ALERTMANAGER_WEB_CONFIG)?.[1];
+    expect(web).toMatchObject({ "ansible.builtin.copy": { owner: "root", group: "prometheus", mode: "0640" }, no_log: true });
+    const config = yaml.load(String((web!["ansible.builtin.copy"] as Task).content)) as Record<string, Record<string, string>>;
+    expect(config).toEqual({
+      tls_server_config: { cert_file: PRODUCTION_TLS.certFile, key_file: PRODUCTION_TLS.keyFile, min_version: "TLS12" },
+      basic_auth_users: { [ALERTMANAGER_USER]: `{{ ${ALERTMANAGER_HASH_FACT} }}` },
+    });
+    const hash = tasks.find(([, x]) => JSON.stringify(x["ansible.builtin.set_fact"] ?? {}).includes(ALERTMANAGER_HASH_FACT))?.[1];
+    expect(hash).toMatchObject({ no_log: true });
+    expect(JSON.stringify(hash)).toContain(`${ALERTMANAGER_PASSWORD_VAULT} | password_hash('bcrypt'`);
+    const file = tasks.find(([, x]) => (x["ansible.builtin.copy"] as Task | undefined)?.dest === ALERTMANAGER_PASSWORD_FILE)?.[1];
+    expect(file).toMatchObject({ "ansible.builtin.copy": { content: `{{ ${ALERTMANAGER_PASSWORD_VAULT} }}\n`, owner: "root", group: "prometheus", mode: "0640" }, no_log: true });
+    expect(VAULT_VARIABLES.map(([n]) => n)).toContain(ALERTMANAGER_PASSWORD_VAULT);
   });
 });
 

@@ -4,7 +4,7 @@ import { PORTS } from "../../lib/model/ports";
 import type { Topology } from "../../lib/model/types";
 import { renderTemplate } from "../engine/templates";
 import type { RenderEnv } from "../render-env";
-import { alertmanagerArgsView, alertmanagerView, alertRulesView, BLACKBOX_ADDRESS, prometheusView } from "../views/monitoring";
+import { alertmanagerArgsView, alertmanagerView, alertmanagerWebView, alertRulesView, BLACKBOX_ADDRESS, prometheusView } from "../views/monitoring";
 
 export function renderPrometheusConfig(t: Topology, env: RenderEnv): string {
   return renderTemplate("prometheus/prometheus.yml.hbs", prometheusView(t, env));
@@ -30,4 +30,10 @@ export function renderAlertmanagerConfig(t: Topology): string {
 /** /etc/default/prometheus-alertmanager of one host: its cluster peers. */
 export function renderAlertmanagerDefaults(t: Topology, host: Host, env: RenderEnv): string {
   return renderTemplate("alertmanager/alertmanager.default.hbs", alertmanagerArgsView(t, host, env));
+}
+
+/** Alertmanager's web config (HTTPS, basic auth): the alertmanager role writes it with the password's
+ * hash, which Ansible fills in at run time. */
+export function renderAlertmanagerWebConfig(): string {
+  return renderTemplate("alertmanager/web.yml.hbs", alertmanagerWebView());
 }

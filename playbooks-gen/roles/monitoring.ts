@@ -1,7 +1,59 @@
 // Prometheus (with the blackbox exporter for the app's health path) and Alertmanager.
+import { PORTS } from "../../lib/model/ports";
+import { renderAlertmanagerWebConfig } from "../render/monitoring";
+import { PRODUCTION_TLS } from "../render-env";
 import { ALERTMANAGER_HOOK_TOKEN_FILE } from "../views/failover";
-import { PROMETHEUS_RULES_DIR } from "../views/monitoring";
-import { apt, copyFile, directory, handler, HOST_FILES, secretFile, SHARED_FILES, started, type Role } from "./role";
+import {
+  ALERTMANAGER_HASH_FACT, ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG, PROMETHEUS_RULES_DIR,
+} from "../views/monitoring";
+import { SSL_CERT_GROUP } from "./pki";
+import { apt, copyFile, directory, handler, HOST_FILES, secretFile, SHARED_FILES, started, type Role, type Task } from "./role";
+
+const password = `{{ ${ALERTMANAGER_PASSWORD_VAULT} }}`;
+const current = "alertmanager_web_current";
+const currentStat = "alertmanager_web_stat";
+
+/** A bcrypt hash is salted, so hashing the password again changes the web config at every run. Keep
+ * the stored hash while the Vault password still verifies against it (hashed again with the stored
+ * salt and cost, on the controller); hash anew, with a new salt, only when it does not (first run, or
+ * the password was rotated). */
+export const ALERTMANAGER_HASH_EXPRESSION = [
+  `{%- set stored = ((${current}.content | default('') | b64decode | from_yaml) or {}).get('basic_auth_users', {}).get('${ALERTMANAGER_USER}', '') -%}`,
+  "{%- set bcrypt = stored is match('[$]2[aby][$][0-9][0-9][$]') -%}",
+  `{%- if bcrypt and (${ALERTMANAGER_PASSWORD_VAULT} | password_hash('bcrypt', salt=stored[7:29], rounds=stored[4:6] | int, ident=stored[1:3])) == stored -%}`,
+  "{{ stored }}",
+  `{%- else -%}{{ ${ALERTMANAGER_PASSWORD_VAULT} | password_hash('bcrypt', rounds=12) }}{%- endif -%}`,
+].join("\n");
+
+/** Alertmanager's web config: HTTPS with the host's certificate and basic auth, the hash kept stable. */
+const webConfigTasks: Task[] = [
+  { name: "Let Alertmanager read the host's TLS key", "ansible.builtin.user": { name: "prometheus", groups: [SSL_CERT_GROUP], append: true }, notify: "Restart alertmanager" },
+  { name: "Look for Alertmanager's web config", "ansible.builtin.stat": { path: ALERTMANAGER_WEB_CONFIG }, register: currentStat },
+  { name: "Read the stored password hash", "ansible.builtin.slurp": { src: ALERTMANAGER_WEB_CONFIG }, register: current, when: `${currentStat}.stat.exists`, no_log: true },
+  {
+    name: "Keep the stored hash while the Vault password verifies against it, else hash it anew",
+    "ansible.builtin.set_fact": { [ALERTMANAGER_HASH_FACT]: ALERTMANAGER_HASH_EXPRESSION },
+    no_log: true,
+  },
+  // Read at every request: a new password or certificate needs no restart.
+  secretFile("Write Alertmanager's web config (HTTPS, basic auth)", ALERTMANAGER_WEB_CONFIG, renderAlertmanagerWebConfig().trimEnd().split("\n"), {
+    owner: "root", group: "prometheus", mode: "0640",
+  }),
+];
+
+/** Converge-time proof: Alertmanager answers over verified HTTPS with the password (the restart a new
+ * web config flag needs runs first). */
+const readyCheck: Task[] = [
+  { name: "Apply a pending Alertmanager restart before checking it", "ansible.builtin.meta": "flush_handlers" },
+  {
+    name: "Wait for Alertmanager to answer over HTTPS with the password",
+    "ansible.builtin.uri": {
+      url: `https://127.0.0.1:${PORTS.alertmanager}/api/v2/status`, ca_path: PRODUCTION_TLS.caFile,
+      url_username: ALERTMANAGER_USER, url_password: password, force_basic_auth: true, status_code: 200,
+    },
+    register: "alertmanager_ready", until: "alertmanager_ready.status == 200", retries: 30, delay: 2, no_log: true,
+  },
+];
 
 export const prometheusRole: Role = {
   name: "prometheus",
@@ -9,9 +61,14 @@ export const prometheusRole: Role = {
   inputs: [{ name: "prometheus_rules_dir", type: "path", default: PROMETHEUS_RULES_DIR, description: "Directory of the alert rule files." }],
   install: [apt("Install Prometheus and the blackbox exporter", ["prometheus", "prometheus-blackbox-exporter"])],
   configure: [
+    // etcd's metrics take a client certificate from the deployment CA: Prometheus presents the host's,
+    // whose key is root:ssl-cert 0640. Groups count from the next start: a running Prometheus restarts.
+    { name: "Let Prometheus read the host's TLS key (etcd's metrics)", "ansible.builtin.user": { name: "prometheus", groups: [SSL_CERT_GROUP], append: true }, notify: "Restart prometheus" },
     directory("Create the rules directory", "{{ prometheus_rules_dir }}", "root", "0755"),
     // Rules first: the config check loads them.
     copyFile("Install the alert rules", `${SHARED_FILES}/prometheus/shop.rules.yml`, "{{ prometheus_rules_dir }}/shop.yml", { mode: "0644", validate: "promtool check rules %s", notify: "Reload prometheus" }),
+    // Before the config that names it (promtool checks that the file exists); read at every request.
+    secretFile("Write the password Prometheus presents to Alertmanager", ALERTMANAGER_PASSWORD_FILE, [password], { owner: "root", group: "prometheus", mode: "0640" }),
     copyFile("Install prometheus.yml", `${SHARED_FILES}/prometheus/prometheus.yml`, "/etc/prometheus/prometheus.yml", { mode: "0644", validate: "promtool check config %s", notify: "Reload prometheus" }),
     copyFile("Keep Prometheus on loopback", `${SHARED_FILES}/prometheus/prometheus.default`, "/etc/default/prometheus", { mode: "0644", notify: "Restart prometheus" }),
     copyFile("Keep the blackbox exporter on loopback", `${SHARED_FILES}/prometheus/blackbox.default`, "/etc/default/prometheus-blackbox-exporter", { mode: "0644", notify: "Restart blackbox exporter" }),
@@ -25,7 +82,7 @@ export const prometheusRole: Role = {
 
 export const alertmanagerRole: Role = {
   name: "alertmanager",
-  description: "Alertmanager 0.25 cluster (monitoring hosts and the witness); critical database alerts go to the failover webhook.",
+  description: "Alertmanager 0.25 cluster (monitoring hosts and the witness), its API over HTTPS with basic auth; critical database alerts go to the failover webhook.",
   inputs: [{ name: "alertmanager_config_file", type: "path", default: "/etc/prometheus/alertmanager.yml", description: "Where the rendered config goes." }],
   install: [apt("Install Alertmanager", ["prometheus-alertmanager"])],
   configure: [
@@ -33,9 +90,10 @@ export const alertmanagerRole: Role = {
     secretFile("Write the token Alertmanager presents to the failover hook", ALERTMANAGER_HOOK_TOKEN_FILE, ["{{ vault_failover_hook_token }}"], {
       owner: "root", group: "prometheus", mode: "0640", notify: "Reload alertmanager",
     }),
+    ...webConfigTasks,
     copyFile("Install alertmanager.yml", `${SHARED_FILES}/alertmanager/alertmanager.yml`, "{{ alertmanager_config_file }}", { mode: "0644", validate: "amtool check-config %s", notify: "Reload alertmanager" }),
     copyFile("Join the Alertmanager cluster", `${HOST_FILES}/alertmanager.default`, "/etc/default/prometheus-alertmanager", { mode: "0644", notify: "Restart alertmanager" }),
   ],
-  service: [started("Run Alertmanager", "prometheus-alertmanager")],
+  service: [started("Run Alertmanager", "prometheus-alertmanager"), ...readyCheck],
   handlers: [handler("Reload alertmanager", "prometheus-alertmanager", "reloaded"), handler("Restart alertmanager", "prometheus-alertmanager", "restarted")],
 };

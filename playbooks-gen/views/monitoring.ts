@@ -4,12 +4,24 @@ import { namePrefix, patroniScope } from "../../lib/model/naming";
 import { PORTS } from "../../lib/model/ports";
 import { presetOf } from "../../lib/model/timing";
 import type { Topology } from "../../lib/model/types";
-import type { RenderEnv } from "../render-env";
+import { PRODUCTION_TLS, type RenderEnv } from "../render-env";
 import { CERT_NOT_AFTER_METRIC, PKI_RENEW_DAYS } from "../roles/pki";
 import { ALERTMANAGER_HOOK_TOKEN_FILE, FAILOVER_HOOK_LISTEN, failoverHookNeeded } from "./failover";
 
 export const PROMETHEUS_RULES_DIR = "/etc/prometheus/rules";
 export const BLACKBOX_ADDRESS = "127.0.0.1:9115";
+/** Alertmanager's API (9093) is HTTPS with the host's certificate from the deployment CA, and every
+ * request needs this user and the Vault password: Prometheus, the checks and operators alike. */
+export const ALERTMANAGER_USER = "shop";
+export const ALERTMANAGER_PASSWORD_VAULT = "vault_alertmanager_password";
+/** Alertmanager's --web.config.file (TLS files, the user and the password's bcrypt hash). */
+export const ALERTMANAGER_WEB_CONFIG = "/etc/prometheus/alertmanager-web.yml";
+/** The password, for Prometheus (basic_auth password_file): root:prometheus 0640. */
+export const ALERTMANAGER_PASSWORD_FILE = "/etc/prometheus/alertmanager-password";
+/** The fact the alertmanager role puts the hash in: the stored one while the Vault password still
+ * verifies against it, a new one (new salt) otherwise. */
+export const ALERTMANAGER_HASH_FACT = "alertmanager_password_hash";
+
 /** Where Alertmanager posts critical database alerts: the failover hook beside it (see views/failover.ts). */
 export const FAILOVER_WEBHOOK_URL = `http://${FAILOVER_HOOK_LISTEN}/failover`;
 
@@ -42,6 +54,10 @@ export function prometheusView(t: Topology, env: RenderEnv) {
   return {
     deployment: namePrefix(t),
     alertmanagers: hostsRunning(t, "alertmanager").map((h) => `${env.addressOf(h.name)}:${PORTS.alertmanager}`),
+    alertmanager_user: ALERTMANAGER_USER,
+    alertmanager_password_file: ALERTMANAGER_PASSWORD_FILE,
+    // The CA's certificate is at the same path on every host.
+    ca_file: env.tls(hostsRunning(t, "prometheus")[0]).caFile,
     rules_glob: `${PROMETHEUS_RULES_DIR}/*.yml`,
     jobs: [
       { name: "node", metrics_path: null, groups: byRegion(t, hostsOf(t), (h) => `${env.addressOf(h.name)}:${PORTS.nodeExporter}`) },
@@ -76,8 +92,14 @@ export function alertmanagerView(t: Topology) {
   return { failover_webhook_url: failoverHookNeeded(t) ? FAILOVER_WEBHOOK_URL : null, failover_webhook_token_file: ALERTMANAGER_HOOK_TOKEN_FILE };
 }
 
+/** The web config: Jinja fills the hash in at run time (the role computes it on the controller). */
+export function alertmanagerWebView() {
+  return { cert_file: PRODUCTION_TLS.certFile, key_file: PRODUCTION_TLS.keyFile, user: ALERTMANAGER_USER, hash: `{{ ${ALERTMANAGER_HASH_FACT} }}` };
+}
+
 export function alertmanagerArgsView(t: Topology, host: Host, env: RenderEnv) {
   return {
+    web_config: ALERTMANAGER_WEB_CONFIG,
     cluster_listen: `${env.listenAddress(host)}:${PORTS.alertmanagerCluster}`,
     peers: hostsRunning(t, "alertmanager").filter((h) => h.name !== host.name).map((h) => `${env.addressOf(h.name)}:${PORTS.alertmanagerCluster}`),
   };

@@ -1,6 +1,6 @@
 // `check`: the converged shop is healthy, judged from the hosts themselves (each probe runs on a host,
 // as an operator would with SSH): etcd, Patroni and replication, HAProxy's routing from every app
-// host, Redis and Sentinel, Prometheus's targets and alerts, Alertmanager's cluster, the app, the
+// host, Redis and Sentinel, Prometheus's targets and alerts, Alertmanager's cluster and its refusals, the app, the
 // workers, the failover hook, and systemd on every host.
 import * as path from "path";
 import { hostsRunning, loadTopology, PORTS, type Topology } from "../../../lib/model";
@@ -14,8 +14,10 @@ import { EDGE_ADDRESS, EDGE_PORT, planOf, type RehearsalPaths } from "./plan";
 import { run as runHere } from "./sys";
 import { readState } from "./rehearsal";
 import { mergeReport } from "./report";
-import { checkDatabaseRefusals } from "./refusals";
+import { checkAlertmanagerRefusals, checkDatabaseRefusals } from "./refusals";
 import { checkRedisRefusals } from "./redis-refusals";
+import { PRODUCTION_TLS } from "../../../playbooks-gen/render-env";
+import { ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER } from "../../../playbooks-gen/views/monitoring";
 import { readVault, redisAuthFromVault } from "./vault";
 import { redisCliTls, type RedisRole } from "../../../playbooks-gen/views/redis-acl";
 import type { CliOptions } from "./cli";
@@ -146,13 +148,17 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
   }
   const am = hostsRunning(t, "alertmanager");
   for (const h of am) {
-    const r = await sh(h.name, `curl -sf http://127.0.0.1:${PORTS.alertmanager}/api/v2/status`);
+    // HTTPS with basic auth (the password as curl's config on stdin); 127.0.0.1 is in the host's certificate.
+    const r = await execOn(h.name, ["/bin/sh", "-c", `curl -sf --cacert ${PRODUCTION_TLS.caFile} -K - https://127.0.0.1:${PORTS.alertmanager}/api/v2/status`],
+      { timeoutMs: 30_000, input: `user = "${ALERTMANAGER_USER}:${vault[ALERTMANAGER_PASSWORD_VAULT] ?? ""}"\n` });
     let peers = -1;
     try {
       peers = JSON.parse(r.stdout).cluster.peers.length;
     } catch { /* reported */ }
     add(`Alertmanager on ${h.name}: ${am.length} peers joined`, peers === am.length, `peers ${peers}`);
   }
+  // Alertmanager's API takes no alert or silence without its password, from another region.
+  items.push(...await checkAlertmanagerRefusals(t, vault));
 
   // The app on every app host, the workers, the failover hook.
   for (const h of hostsRunning(t, "app")) {

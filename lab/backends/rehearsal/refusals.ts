@@ -1,11 +1,13 @@
 // `check`'s proofs that PostgreSQL and Patroni's REST API refuse what they must, tried from another
 // region's app host (a droplet a peered VPC lets through to the database's ports): plain text,
 // the superuser over TCP, state changes without a certificate from the CA or without the password,
-// and a certificate from another CA.
+// and a certificate from another CA. And that Alertmanager's API takes no alert or silence without
+// its password, tried from another region's Alertmanager host (the witness).
 import { hostsRunning, PORTS, type Topology } from "../../../lib/model";
 import { primaryRegion } from "../../../playbooks-gen/views/clusters";
 import { APP_DIR } from "../../../playbooks-gen/roles/app";
 import { PRODUCTION_TLS } from "../../../playbooks-gen/render-env";
+import { ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER } from "../../../playbooks-gen/views/monitoring";
 import { execOn } from "./hosts";
 import type { CheckItem } from "./check";
 
@@ -67,5 +69,54 @@ export async function checkDatabaseRefusals(t: Topology, vault: Record<string, s
   const foreign = await patroniCall(from.name, api("/restart"), `${ca} --cert ${rogue}/cert.pem --key ${rogue}/key.pem -X POST -d '{}'`);
   await sh(from.name, `rm -rf ${rogue}`);
   add(`Patroni on ${node.name} refuses a client certificate from another CA ${via}`, foreign === "000", `HTTP ${foreign}`);
+  return items;
+}
+
+/** One request to Alertmanager's API over HTTPS verified with `caFile`, as a shell command and its
+ * stdin: prints the HTTP status ("000": no HTTP answer). The password reaches curl as its config on
+ * stdin, never on a command line. Exported for the test that runs it against a real Alertmanager. */
+export function alertmanagerRequest(url: string, o: { caFile: string; user?: string; password?: string; method?: "GET" | "POST"; body?: string }): { script: string; input: string } {
+  const quoted = (s: string) => `"${s.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"`;
+  const input = o.user !== undefined ? `user = ${quoted(`${o.user}:${o.password ?? ""}`)}\n` : "";
+  const data = o.body !== undefined ? ` -H 'Content-Type: application/json' -d ${q(o.body)}` : "";
+  return { script: `curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert ${q(o.caFile)} -K - -X ${o.method ?? "GET"}${data} ${q(url)}; true`, input };
+}
+
+/** What the refusal checks post: an alert and a silence, valid as the API wants them. */
+export const REFUSAL_ALERT = JSON.stringify([{ labels: { alertname: "ShopRefusalCheck", severity: "none" } }]);
+export function refusalSilence(now = new Date()): string {
+  return JSON.stringify({
+    matchers: [{ name: "alertname", value: "ShopRefusalCheck", isRegex: false, isEqual: true }],
+    startsAt: now.toISOString(), endsAt: new Date(now.getTime() + 60_000).toISOString(), createdBy: "refusal check", comment: "must be refused",
+  });
+}
+
+export async function checkAlertmanagerRefusals(t: Topology, vault: Record<string, string>): Promise<CheckItem[]> {
+  const items: CheckItem[] = [];
+  const add = (name: string, ok: boolean, detail: string) => items.push({ name, ok, detail });
+  const am = hostsRunning(t, "alertmanager");
+  const target = am.find((h) => h.region === primaryRegion(t) && h.tier === "monitoring") ?? am[0];
+  // Another region's Alertmanager host: one every firewall lets through to 9093.
+  const from = target && (am.find((h) => h.region !== target.region && h.tier === "witness") ?? am.find((h) => h.region !== target.region));
+  if (!target || !from) return items;
+  const via = `(from ${from.name})`;
+  // By name, as Prometheus reaches it: the certificate names the host.
+  const api = (p: string) => `https://${target.name}:${PORTS.alertmanager}${p}`;
+  const call = async (url: string, o: Omit<Parameters<typeof alertmanagerRequest>[1], "caFile"> = {}) => {
+    const r = alertmanagerRequest(url, { caFile: PRODUCTION_TLS.caFile, ...o });
+    const ran = await execOn(from.name, ["/bin/sh", "-c", r.script], { timeoutMs: 30_000, input: r.input });
+    return ran.stdout.trim() || "000";
+  };
+  const password = vault[ALERTMANAGER_PASSWORD_VAULT] ?? "";
+  const plain = await call(`http://${target.name}:${PORTS.alertmanager}/api/v2/status`);
+  add(`Alertmanager on ${target.name} answers no plain HTTP ${via}`, plain === "400" || plain === "000", `HTTP ${plain}`);
+  const alert = await call(api("/api/v2/alerts"), { method: "POST", body: REFUSAL_ALERT });
+  add(`Alertmanager on ${target.name} refuses an unauthenticated POST /api/v2/alerts ${via}`, alert === "401", `HTTP ${alert}`);
+  const silence = await call(api("/api/v2/silences"), { method: "POST", body: refusalSilence() });
+  add(`Alertmanager on ${target.name} refuses an unauthenticated POST /api/v2/silences ${via}`, silence === "401", `HTTP ${silence}`);
+  const wrong = await call(api("/api/v2/silences"), { method: "POST", body: refusalSilence(), user: ALERTMANAGER_USER, password: `${password}-wrong` });
+  add(`Alertmanager on ${target.name} refuses POST /api/v2/silences with a wrong password ${via}`, wrong === "401", `HTTP ${wrong}`);
+  const ok = await call(api("/api/v2/status"), { user: ALERTMANAGER_USER, password });
+  add(`Alertmanager on ${target.name} answers GET /api/v2/status over verified HTTPS with the password ${via}`, ok === "200", `HTTP ${ok}`);
   return items;
 }
