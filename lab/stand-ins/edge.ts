@@ -54,7 +54,7 @@ export interface EdgeSpec {
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-function readStack(dir: string, name: string): Json {
+export function readStack(dir: string, name: string): Json {
   const file = path.join(dir, "stacks", name, "cdk.tf.json");
   if (!fs.existsSync(file)) throw new Error(`${file}: no such synthesized stack (synthesize the topology first)`);
   return JSON.parse(fs.readFileSync(file, "utf8")) as Json;

@@ -14,7 +14,7 @@ import { EDGE_ADDRESS, EDGE_PORT, planOf, type RehearsalPaths } from "./plan";
 import { run as runHere } from "./sys";
 import { readState } from "./rehearsal";
 import { mergeReport } from "./report";
-import { checkAlertmanagerRefusals, checkDatabaseRefusals } from "./refusals";
+import { checkAlertmanagerRefusals, checkDatabaseRefusals, checkFirewallRefusals } from "./refusals";
 import { checkRedisRefusals } from "./redis-refusals";
 import { PRODUCTION_TLS } from "../../../playbooks-gen/render-env";
 import { ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER } from "../../../playbooks-gen/views/monitoring";
@@ -199,6 +199,7 @@ export async function run(o: CliOptions, p: RehearsalPaths, log: (l: string) => 
   if (!readState(p)) throw new RehearsalError("no rehearsal is up: run `npm run rehearse -- up` and `converge` first");
   const t = loadTopology(p.topology);
   const items = await checkShop(t, readVault(p));
+  items.push(...await checkFirewallRefusals(t, planOf(t), readState(p)?.firewall !== false));
   for (const i of items) log(`${i.ok ? "ok  " : "FAIL"} ${i.name} — ${i.detail}`);
   const failed = items.filter((i) => !i.ok);
   mergeReport(o.report ?? path.join(p.root, "report.json"), { check: { passed: failed.length === 0, items } });

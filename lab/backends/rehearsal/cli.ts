@@ -26,6 +26,7 @@ options:
   --report FILE        write the JSON report here (default <root>/report.json)
   --root DIR           working directory (default .rehearsal)
   --purge              with down: also remove the cached image and packages
+  --no-firewall        with up: do not load the synthesized cloud firewalls into the hosts' namespaces
   -h, --help           this text`;
 
 export interface CliOptions {
@@ -36,6 +37,7 @@ export interface CliOptions {
   report: string | null;
   root: string;
   purge: boolean;
+  firewall: boolean;
 }
 
 export function parseCli(argv: readonly string[]): CliOptions | "help" {
@@ -45,6 +47,7 @@ export function parseCli(argv: readonly string[]): CliOptions | "help" {
   const parsed = parseShared(head, {
     topology: { type: "string", default: "examples/topology.yaml" }, "wan-rtt": { type: "string", default: "0" },
     report: { type: "string" }, root: { type: "string", default: ".rehearsal" }, purge: { type: "boolean", default: false },
+    "no-firewall": { type: "boolean", default: false },
   }, true);
   if (parsed === "help") return "help";
   const v = parsed.values;
@@ -60,7 +63,8 @@ export function parseCli(argv: readonly string[]): CliOptions | "help" {
   const rttGiven = argv.some((a) => a === "--wan-rtt" || a.startsWith("--wan-rtt="));
   if (!["up", "wan"].includes(command) && rttGiven) throw new UsageError("--wan-rtt goes with up (the network is made then) or wan (changes it)");
   if (command === "wan" && !rttGiven) throw new UsageError("wan needs --wan-rtt MS");
-  return { command, args: command === "exec" ? [...args, ...tail] : args, topology: v.topology!, wanRttMs, report: v.report ?? null, root: v.root!, purge: v.purge! };
+  if (command !== "up" && v["no-firewall"]) throw new UsageError("--no-firewall goes with up (the firewalls are loaded then)");
+  return { command, args: command === "exec" ? [...args, ...tail] : args, topology: v.topology!, wanRttMs, report: v.report ?? null, root: v.root!, purge: v.purge!, firewall: !v["no-firewall"] };
 }
 
 const log = (line: string) => console.log(line);
@@ -81,7 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     switch (o.command) {
       case "up":
         try {
-          await up({ topologyFile: o.topology, root: o.root, wanRttMs: o.wanRttMs, log });
+          await up({ topologyFile: o.topology, root: o.root, wanRttMs: o.wanRttMs, log, firewall: o.firewall });
         } catch (e) {
           if (!(e instanceof RehearsalError && /already up/.test(e.message))) log("up failed; `npm run rehearse -- down` removes what it made");
           throw e;

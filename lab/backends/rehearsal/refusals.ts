@@ -2,13 +2,16 @@
 // region's app host (a droplet a peered VPC lets through to the database's ports): plain text,
 // the superuser over TCP, state changes without a certificate from the CA or without the password,
 // and a certificate from another CA. And that Alertmanager's API takes no alert or silence without
-// its password, tried from another region's Alertmanager host (the witness).
+// its password, tried from another region's Alertmanager host (the witness). And that the cloud
+// firewalls drop what their tiers do not use (checkFirewallRefusals).
 import { hostsRunning, PORTS, type Topology } from "../../../lib/model";
 import { primaryRegion } from "../../../playbooks-gen/views/clusters";
 import { APP_DIR } from "../../../playbooks-gen/roles/app";
 import { PRODUCTION_TLS } from "../../../playbooks-gen/render-env";
 import { ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER } from "../../../playbooks-gen/views/monitoring";
 import { execOn } from "./hosts";
+import { FIREWALL_TABLE, listedFirewall } from "./firewall";
+import type { Plan } from "./plan";
 import type { CheckItem } from "./check";
 
 const sh = (host: string, script: string, timeoutMs = 30_000) => execOn(host, ["/bin/sh", "-c", script], { timeoutMs });
@@ -118,5 +121,56 @@ export async function checkAlertmanagerRefusals(t: Topology, vault: Record<strin
   add(`Alertmanager on ${target.name} refuses POST /api/v2/silences with a wrong password ${via}`, wrong === "401", `HTTP ${wrong}`);
   const ok = await call(api("/api/v2/status"), { user: ALERTMANAGER_USER, password });
   add(`Alertmanager on ${target.name} answers GET /api/v2/status over verified HTTPS with the password ${via}`, ok === "200", `HTTP ${ok}`);
+  return items;
+}
+
+/** A TCP connect from `from` to ip:port, bounded: "connected", "refused" or "timeout" (the firewall's
+ * drop: no answer at all), else the shell's message. */
+export async function tcpConnect(from: string, ip: string, port: number, seconds = 4): Promise<string> {
+  const r = await sh(from, tcpConnectScript(ip, port, seconds));
+  return tcpConnectVerdict(r.stdout + r.stderr);
+}
+
+/** The shell command tcpConnect runs on the host (bash's /dev/tcp, bounded by coreutils' timeout). */
+export function tcpConnectScript(ip: string, port: number, seconds = 4): string {
+  return `timeout ${seconds} bash -c 'exec 3<>/dev/tcp/${ip}/${port}' 2>&1; echo "rc=$?"`;
+}
+
+export function tcpConnectVerdict(output: string): string {
+  const rc = /rc=(\d+)/.exec(output)?.[1];
+  return rc === "0" ? "connected" : rc === "124" ? "timeout" : /refused/i.test(output) ? "refused" : output.trim();
+}
+
+/** The synthesized cloud firewalls at work (firewall.ts): every host has its table; from an app host of
+ * another region, etcd's client port, the exporters and SSH of the primary region are dropped (a
+ * timeout, not a refusal); the tiers that use those ports connect, and the app's PostgreSQL and Redis
+ * ports stay open to it (HAProxy and the app reach the primary wherever it is). */
+export async function checkFirewallRefusals(t: Topology, plan: Plan, loaded: boolean): Promise<CheckItem[]> {
+  if (!loaded) return [{ name: "cloud firewalls: not loaded (up --no-firewall), their scoping is unproven on this rehearsal", ok: true, detail: "skipped" }];
+  const items: CheckItem[] = [];
+  const add = (name: string, ok: boolean, detail: string) => items.push({ name, ok, detail });
+  const missing = plan.hosts.filter((h) => listedFirewall(h.netns) === null).map((h) => h.host.name);
+  add(`cloud firewalls: the synthesized firewall is loaded on all ${plan.hosts.length} hosts`, missing.length === 0, missing.length ? `no table inet ${FIREWALL_TABLE} in the namespaces of ${missing.join(", ")}` : `table inet ${FIREWALL_TABLE} in every host's namespace`);
+  const home = primaryRegion(t);
+  const ip = (name: string) => plan.hosts.find((h) => h.host.name === name)!.privateIpv4;
+  const first = (service: Parameters<typeof hostsRunning>[1], region: (r: string) => boolean, tier?: string) => hostsRunning(t, service).find((h) => region(h.region) && (!tier || h.tier === tier));
+  const app = first("app", (r) => r !== home);
+  const etcd = first("etcd", (r) => r === home, "etcd") ?? first("etcd", (r) => r === home);
+  const pg = first("patroni", (r) => r === home);
+  const redis = first("redis", (r) => r === home);
+  const mon = first("prometheus", (r) => r !== home) ?? first("prometheus", () => true);
+  const expect = async (from: string | undefined, to: string | undefined, port: number, what: string, want: "connected" | "timeout") => {
+    if (!from || !to) return;
+    const got = await tcpConnect(from, ip(to), port);
+    add(`cloud firewalls: ${what} on ${to} (:${port}) from ${from} ${want === "timeout" ? "is dropped" : "connects"}`, got === want, got);
+  };
+  await expect(app?.name, etcd?.name, PORTS.etcdClient, "etcd's client port", "timeout");
+  await expect(app?.name, pg?.name, PORTS.postgresExporter, "the PostgreSQL exporter", "timeout");
+  await expect(app?.name, redis?.name, PORTS.redisExporter, "the Redis exporter", "timeout");
+  await expect(app?.name, pg?.name, PORTS.ssh, "SSH", "timeout");
+  await expect(pg?.name, etcd?.name, PORTS.etcdClient, "etcd's client port", "connected");
+  await expect(app?.name, pg?.name, PORTS.postgres, "PostgreSQL (the app's HAProxy)", "connected");
+  await expect(app?.name, redis?.name, PORTS.redis, "Redis (the app)", "connected");
+  await expect(mon?.name, pg?.name, PORTS.nodeExporter, "node exporter (Prometheus's scrape)", "connected");
   return items;
 }

@@ -14,6 +14,7 @@ import { attachVolume, boot, cgroupDir, cgroupProcs, execOn, hostDirs, initPid, 
 import { deleteNamespace, makeFabric, makeHostNetwork, netnsPath, networkConfig, ourNamespaces } from "./net";
 import { deployOutputs, EDGE_ADDRESS, EDGE_PORT, OPERATOR_ADDRESS, SPACES_ADDRESS, SPACES_DOMAIN, planOf, rehearsalPaths, type Plan, type RehearsalPaths } from "./plan";
 import { alive, poll, run, runOk } from "./sys";
+import { applyRuleset, rehearsalRulesets, withRehearsalAdmin } from "./firewall";
 import { buildAppRepository, APP_SETTINGS } from "./app-repo";
 
 export interface RehearsalState {
@@ -22,6 +23,8 @@ export interface RehearsalState {
   readonly upAt: string;
   hosts: Record<string, { nspawnPid?: number; loopDevice?: string }>;
   operatorPids?: number[];
+  /** The synthesized cloud firewalls are loaded into the hosts' namespaces (false: `up --no-firewall`). */
+  firewall?: boolean;
   /** The image layer every host's disk sits on (powerOn boots a host again on it). */
   baseDir?: string;
   timings: Record<string, number>;
@@ -36,13 +39,15 @@ const DISK_PER_HOST_GB = 0.8;
 const DISK_BASE_GB = 3;
 
 /** What the machine must have; every missing piece at once, with the command that installs it. */
-export function preflight(hostCount: number, root: string): void {
+export function preflight(hostCount: number, root: string, firewall = true): void {
   const problems: string[] = [];
   if (process.getuid?.() !== 0) problems.push("the rehearsal must run as root (it makes network namespaces, mounts and containers)");
   const tools: Array<[string, string]> = [
     ["systemd-nspawn", "systemd-container"], ["mmdebstrap", "mmdebstrap"], ["ip", "iproute2"], ["nsenter", "util-linux"],
     ["losetup", "mount"], ["mkfs.ext4", "e2fsprogs"], ["dnsmasq", "dnsmasq-base"], ["dpkg-scanpackages", "dpkg-dev"], ["apt-ftparchive", "apt-utils"],
     ["openssl", "openssl"], ["git", "git"], ["ansible-playbook", "ansible"], ["ansible-vault", "ansible"], ["ssh-keygen", "openssh-client"],
+    // The cloud firewalls (firewall.ts); `up --no-firewall` runs without them.
+    ...(firewall ? [["nft", "nftables"] as [string, string]] : []),
   ];
   const missing = tools.filter(([bin]) => run(["sh", "-c", `command -v ${bin}`]).code !== 0);
   if (missing.length) problems.push(`missing programs: ${missing.map(([b]) => b).join(", ")} — install them with: apt-get install -y ${[...new Set(missing.map(([, p]) => p))].join(" ")}`);
@@ -75,9 +80,11 @@ export function writeState(p: RehearsalPaths, s: RehearsalState): void {
 /** The user's topology with the app pointed at the reference shop app served on the rehearsal network
  * (a user's own topology points at the user's own repository). */
 export function rehearsalTopology(topologyFile: string, p: RehearsalPaths, version: string): Topology {
-  const doc = yaml.load(fs.readFileSync(topologyFile, "utf8")) as Record<string, Record<string, unknown>>;
+  // The operator (Ansible, ssh-keyscan) connects from the rehearsal's public side: listed among the admin
+  // CIDRs as a user lists their office, so the synthesized SSH rule admits it as written.
+  const doc = withRehearsalAdmin(yaml.load(fs.readFileSync(topologyFile, "utf8")) as Record<string, Record<string, unknown>> & { ssh?: { adminCidrs?: string[] } });
   doc.app = { ...doc.app, ...APP_SETTINGS, version };
-  fs.writeFileSync(p.topology, `# The rehearsal's copy of ${topologyFile}: the app comes from the rehearsal's git mirror.\n${yaml.dump(doc, { lineWidth: -1 })}`);
+  fs.writeFileSync(p.topology, `# The rehearsal's copy of ${topologyFile}: the app comes from the rehearsal's git mirror; the operator is an admin CIDR.\n${yaml.dump(doc, { lineWidth: -1 })}`);
   return loadTopology(p.topology);
 }
 
@@ -86,13 +93,16 @@ export interface UpOptions {
   readonly root: string;
   readonly wanRttMs: number;
   readonly log: (line: string) => void;
+  /** Load the synthesized cloud firewalls into the hosts' namespaces (default true). */
+  readonly firewall?: boolean;
 }
 
 export async function up(o: UpOptions): Promise<{ plan: Plan; t: Topology }> {
   const p = rehearsalPaths(path.resolve(o.root));
   const userTopology = loadTopology(o.topologyFile);
   if (readState(p) || ourNamespaces().length) throw new RehearsalError(`a rehearsal is already up (or was interrupted): run \`npm run rehearse -- down\` first`);
-  preflight(planOf(userTopology).hosts.length, p.root);
+  const firewall = o.firewall ?? true;
+  preflight(planOf(userTopology).hosts.length, p.root, firewall);
   const t0 = Date.now();
   const timings: Record<string, number> = {};
   const lap = (what: string, since: number) => { timings[what] = Math.round((Date.now() - since) / 100) / 10; };
@@ -117,6 +127,8 @@ export async function up(o: UpOptions): Promise<{ plan: Plan; t: Topology }> {
   const userData = userDataOf(synthDir, publicKey);
   const outputs = deployOutputs(plan);
   fs.writeFileSync(p.outputs, JSON.stringify(outputs, null, 2) + "\n");
+  // The cloud firewalls, resolved to the rehearsal's addresses (a stack the rehearsal cannot map fails here, before anything boots).
+  const rulesets = firewall ? rehearsalRulesets(plan, synthDir) : null;
   lap("synth", since);
 
   // 4. Image and mirror (cached after the first time).
@@ -131,7 +143,7 @@ export async function up(o: UpOptions): Promise<{ plan: Plan; t: Topology }> {
   fs.symlinkSync(repo, path.join(mirrorRoot, "debian"));
   lap("image and mirror", since);
 
-  const state: RehearsalState = { topologyFile: path.resolve(o.topologyFile), wanRttMs: o.wanRttMs, upAt: new Date().toISOString(), hosts: {}, timings, baseDir: base };
+  const state: RehearsalState = { topologyFile: path.resolve(o.topologyFile), wanRttMs: o.wanRttMs, upAt: new Date().toISOString(), hosts: {}, timings, baseDir: base, firewall };
   writeState(p, state);
 
   // 5. Networks, the mirror server, then every host.
@@ -156,6 +168,8 @@ export async function up(o: UpOptions): Promise<{ plan: Plan; t: Topology }> {
   await poll("the Spaces stand-in to answer", 20_000, () => inOperator(plan, ["curl", "-s", "--cacert", tls.ca, "--resolve", `probe.${t.regions[0].slug}.${SPACES_DOMAIN}:443:${SPACES_ADDRESS}`, `https://probe.${t.regions[0].slug}.${SPACES_DOMAIN}/`, "-o", "/dev/null"]).code === 0);
   for (const h of plan.hosts) {
     makeHostNetwork(plan, h);
+    // As on DigitalOcean, the droplet's firewall is there before it boots (and stays across power cycles).
+    if (rulesets) applyRuleset(h.netns, rulesets.get(h.host.name)!);
     const d = hostDirs(p.hosts, h.machine);
     prepareDisk(base, d, { userData: userData[h.host.name], metaData: `instance-id: ${h.host.name}-rehearsal\nlocal-hostname: ${h.host.name}\n`, networkConfig: networkConfig(plan, h) });
     const loopDevice = h.host.tier === "postgres" ? attachVolume(d, Math.min(t.database.volumeSizeGb, 8)) : undefined;
@@ -171,7 +185,7 @@ export async function up(o: UpOptions): Promise<{ plan: Plan; t: Topology }> {
   fs.writeFileSync(p.knownHosts, scan.stdout);
   timings.total = Math.round((Date.now() - t0) / 100) / 10;
   writeState(p, state);
-  o.log(`up: ${plan.hosts.length} hosts booted through cloud-init in ${timings.total} s; deploy outputs in ${path.relative(process.cwd(), p.outputs)}`);
+  o.log(`up: ${plan.hosts.length} hosts booted through cloud-init in ${timings.total} s${firewall ? ", behind the synthesized cloud firewalls" : ", WITHOUT cloud firewalls (--no-firewall)"}; deploy outputs in ${path.relative(process.cwd(), p.outputs)}`);
   return { plan, t };
 }
 
