@@ -41,10 +41,13 @@ describe("Alertmanager's API with the generated web config (HTTPS, basic auth)",
     return JSON.stringify([{ hosts: "all", gather_facts: false, tasks: JSON.parse(moved) }]);
   }
 
-  function converge(password: string): { changed: number; out: string } {
-    const r = spawnSync("ansible-playbook", ["-i", "testhost,", "-c", "local", "play.yml", "-e", JSON.stringify({ vault_alertmanager_password: password })], {
-      cwd: root, encoding: "utf8", timeout: 120_000, env: { ...process.env, ANSIBLE_NOCOLOR: "1", ANSIBLE_PYTHON_INTERPRETER: "/usr/bin/python3" },
+  function ansible(password: string, env: Record<string, string> = {}) {
+    return spawnSync("ansible-playbook", ["-i", "testhost,", "-c", "local", "play.yml", "-e", JSON.stringify({ vault_alertmanager_password: password })], {
+      cwd: root, encoding: "utf8", timeout: 120_000, env: { ...process.env, ANSIBLE_NOCOLOR: "1", ANSIBLE_PYTHON_INTERPRETER: "/usr/bin/python3", ...env },
     });
+  }
+  function converge(password: string): { changed: number; out: string } {
+    const r = ansible(password);
     const out = `${r.stdout}${r.stderr}`;
     if (r.status !== 0) throw new Error(`ansible-playbook exited ${r.status}:\n${out}`);
     return { changed: Number(/testhost\s+:.*changed=(\d+)/.exec(out)?.[1]), out };
@@ -90,6 +93,15 @@ describe("Alertmanager's API with the generated web config (HTTPS, basic auth)",
     for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, "SIGTERM");
     if (root) fs.rmSync(root, { recursive: true, force: true });
   });
+
+  it("stops with a clear message, writing nothing, when the controller's Ansible cannot make a bcrypt hash (no passlib)", () => {
+    // Ansible falls back to crypt() without passlib, which gives "*0" for bcrypt.
+    fs.mkdirSync(at("no-passlib/passlib"), { recursive: true });
+    fs.writeFileSync(at("no-passlib/passlib/__init__.py"), "raise ImportError('hidden by the test')\n");
+    const r = ansible(PASSWORD, { PYTHONPATH: at("no-passlib") });
+    expect([r.status, `${r.stdout}${r.stderr}`]).toEqual([2, expect.stringContaining("install python3-passlib")]);
+    expect(fs.existsSync(at("web.yml"))).toBe(false);
+  }, 120_000);
 
   it("writes the web config with a bcrypt hash, and a second run changes nothing (the salted hash is kept)", () => {
     expect(converge(PASSWORD).changed).toBe(1);

@@ -35,6 +35,15 @@ const webConfigTasks: Task[] = [
     "ansible.builtin.set_fact": { [ALERTMANAGER_HASH_FACT]: ALERTMANAGER_HASH_EXPRESSION },
     no_log: true,
   },
+  {
+    // Without python3-passlib on the controller, Ansible's bcrypt gives "*0", which no password matches.
+    name: "Check that the controller made a bcrypt hash",
+    "ansible.builtin.assert": {
+      that: [`${ALERTMANAGER_HASH_FACT} is match('[$]2[aby][$][0-9][0-9][$][./A-Za-z0-9]{53}$')`],
+      fail_msg: "Ansible on the controller made no bcrypt hash for Alertmanager's web config; install python3-passlib there (apt install python3-passlib).",
+      quiet: true,
+    },
+  },
   // Read at every request: a new password or certificate needs no restart.
   secretFile("Write Alertmanager's web config (HTTPS, basic auth)", ALERTMANAGER_WEB_CONFIG, renderAlertmanagerWebConfig().trimEnd().split("\n"), {
     owner: "root", group: "prometheus", mode: "0640",
