@@ -139,12 +139,21 @@ describe("rendered etcd and Patroni configs boot", () => {
     const app = ["--no-auth-warning", "--user", "app", "--pass", passwordOf({ name: "app" })];
     start("redis-server", [path.join(root, redis.name, "redis.conf")], "redis.log");
     start("redis-sentinel", [path.join(root, sentinel.name, "sentinel.conf")], "sentinel.log");
-    const ping = (host: Host, port: number, auth: string[]) => spawnSync("redis-cli", ["-h", address(host.name), "-p", String(port), ...auth, "ping"], { encoding: "utf8", timeout: 5000 }).stdout.trim();
+    // Both speak TLS only: redis-cli verifies their certificates against the deployment CA.
+    const tls = ["--tls", "--cacert", env.tls(redis).caFile];
+    const cli = (host: Host, port: number, args: string[]) => spawnSync("redis-cli", ["-h", address(host.name), "-p", String(port), ...args], { encoding: "utf8", timeout: 5000 });
+    const ping = (host: Host, port: number, auth: string[]) => cli(host, port, [...tls, ...auth, "ping"]).stdout.trim();
     await until("Redis to answer the app's user", () => ping(redis, 6379, app) === "PONG", 15_000);
     expect(ping(redis, 6379, [])).toMatch(/NOAUTH/);
     await until("Sentinel to answer the app's user", () => ping(sentinel, 26379, app) === "PONG", 15_000);
     expect(ping(sentinel, 26379, [])).toMatch(/NOAUTH/);
-    const master = spawnSync("redis-cli", ["-h", address(sentinel.name), "-p", "26379", ...app, "sentinel", "get-master-addr-by-name", "shop-production"], { encoding: "utf8", timeout: 5000 });
+    for (const [host, port] of [[redis, 6379], [sentinel, 26379]] as const) {
+      const plain = cli(host, port, [...app, "ping"]);
+      // (redis-cli's AUTH gets "I/O error", then its PING the reset.)
+      expect([host.name, plain.stdout + plain.stderr]).toEqual([host.name, expect.stringMatching(/^Error: (Connection reset by peer|Server closed the connection)/m)]);
+      expect(plain.stdout).not.toMatch(/PONG/);
+    }
+    const master = cli(sentinel, 26379, [...tls, ...app, "sentinel", "get-master-addr-by-name", "shop-production"]);
     expect(master.stdout.split("\n")[0]).toBe(address(redis.name));
   });
 });

@@ -20,6 +20,7 @@ import { redisRefusalCommands, redisRefused, rogueCertScript } from "../../lab/b
 import { Redis, redisOnce, type RedisAuth, type RedisTls } from "../../lab/clients/resp";
 import { killAll, signal, start, waitFor, type Proc } from "../../lab/proc";
 import { redisPassword } from "../examples/shop-stack";
+import { requireDebianPackages } from "../support/debian";
 
 const NET = "127.0.81";
 const PRIMARY = `${NET}.2`;
@@ -74,6 +75,7 @@ describe("Redis and Sentinel over TLS (real redis-server and redis-sentinel 7.0,
     () => redisOnce(addr, port, as("admin"), ["PING"], clientTls).then((r) => r === "PONG", () => false));
 
   beforeAll(async () => {
+    requireDebianPackages(["redis-server", "redis-sentinel", "redis-tools", "prometheus-redis-exporter"]);
     for (const a of [PRIMARY, REPLICA]) launch(a, false);
     for (const a of SENTINELS) launch(a, true);
     for (const a of [PRIMARY, REPLICA]) await ready(a, PORTS.redis);
@@ -178,10 +180,60 @@ describe("Redis and Sentinel over TLS (real redis-server and redis-sentinel 7.0,
     expect(after).not.toBe(before);
   });
 
-  it("points the exporter at rediss:// with the CA", () => {
+  it("lets Debian's exporter scrape Redis over TLS with the generated environment", async () => {
     const task = redisRole.configure.find((x) => x.name === "Give the exporter its Redis user") as { "ansible.builtin.copy": { content: string } };
-    expect(task["ansible.builtin.copy"].content).toMatch(new RegExp(`^REDIS_ADDR="rediss://localhost:${PORTS.redis}"$`, "m"));
-    expect(task["ansible.builtin.copy"].content).toMatch(new RegExp(`^REDIS_EXPORTER_TLS_CA_CERT_FILE="${PRODUCTION_TLS.caFile}"$`, "m"));
+    // The generated /etc/default file as systemd's EnvironmentFile reads it, with this test's CA,
+    // address (the certificate names it) and password in place of production's.
+    const generated = Object.fromEntries(task["ansible.builtin.copy"].content.trim().split("\n").map((l) => {
+      const [k, ...v] = l.split("=");
+      return [k, v.join("=").replace(/^"(.*)"$/, "$1")];
+    }));
+    expect(generated.REDIS_ADDR).toBe(`rediss://localhost:${PORTS.redis}`);
+    expect(generated.REDIS_EXPORTER_TLS_CA_CERT_FILE).toBe(PRODUCTION_TLS.caFile);
+    const env = {
+      ...generated, REDIS_ADDR: generated.REDIS_ADDR.replace("localhost", REPLICA), REDIS_EXPORTER_TLS_CA_CERT_FILE: pki.caFile,
+      REDIS_PASSWORD: redisPassword(redisUser("exporter")),
+    };
+    const listen = `${NET}.7:${PORTS.redisExporter}`;
+    const scrape = () => shell(`curl -s --max-time 5 http://${listen}/metrics`);
+    const exporter = start({ cmd: "/usr/bin/prometheus-redis-exporter", args: [`--web.listen-address=${listen}`], env, logFile: path.join(root, "exporter.log") });
+    try {
+      const metrics = await waitFor("the exporter to answer", 15_000, async () => { const m = await scrape(); return /^redis_up /m.test(m) ? m : undefined; });
+      expect(metrics).toMatch(/^redis_up 1$/m);
+      expect(metrics).toMatch(/^redis_connected_clients \d+$/m);
+      // The control: the same exporter trusting another CA gets nothing.
+      await killAll([exporter]);
+      const untrusting = start({ cmd: "/usr/bin/prometheus-redis-exporter", args: [`--web.listen-address=${listen}`], env: { ...env, REDIS_EXPORTER_TLS_CA_CERT_FILE: rogue.caFile }, logFile: path.join(root, "exporter-rogue.log") });
+      try {
+        const refused = await waitFor("the exporter to answer", 15_000, async () => { const m = await scrape(); return /^redis_up /m.test(m) ? m : undefined; });
+        expect(refused).toMatch(/^redis_up 0$/m);
+      } finally {
+        await killAll([untrusting]);
+      }
+    } finally {
+      await killAll([exporter]);
+    }
+  }, 40_000);
+
+  it("connects the example app's ioredis through the Sentinels to the primary over TLS (REDIS_TLS_CA_FILE), and names a bad CA file", async () => {
+    const app = path.resolve(__dirname, "../../examples/shop-app/lib");
+    const { loadConfig } = require(path.join(app, "config.js"));
+    const { closeRedis, createRedis, describePrimary } = require(path.join(app, "redis.js"));
+    const password = redisPassword(redisUser("app"));
+    const env = {
+      DATABASE_URL: "postgresql://shop@127.0.0.1/shop", REDIS_SENTINELS: SENTINELS.map((s) => `${s}:${PORTS.sentinel}`).join(","), REDIS_SENTINEL_MASTER: MASTER,
+      REDIS_USERNAME: "app", REDIS_PASSWORD: password, REDIS_SENTINEL_USERNAME: "app", REDIS_SENTINEL_PASSWORD: password, REDIS_TLS_CA_FILE: pki.caFile,
+    };
+    const client = createRedis(loadConfig(env).redis, "tls-test");
+    try {
+      await waitFor("ioredis to be ready", 10_000, () => client.status === "ready");
+      expect(await client.set("shop:ioredis", "over tls")).toBe("OK");
+      expect(describePrimary(client)).toBe(`${PRIMARY}:${PORTS.redis}`);
+      expect(client.stream.encrypted).toBe(true);
+    } finally {
+      closeRedis(client);
+    }
+    expect(() => loadConfig({ ...env, REDIS_TLS_CA_FILE: path.join(root, "missing.crt") })).toThrow(/REDIS_TLS_CA_FILE must name a readable PEM CA certificate, got ".*missing\.crt" \(ENOENT\)/);
   });
 
   it("fails over when the primary dies: three Sentinels agree and vote over TLS, the replica is promoted", async () => {

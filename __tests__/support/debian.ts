@@ -11,6 +11,7 @@ export const DEBIAN_PROGRAMS: Readonly<Record<string, string>> = {
   haproxy: "/usr/sbin/haproxy",
   "redis-server": "/usr/bin/redis-server",
   "redis-sentinel": "/usr/bin/redis-sentinel",
+  "prometheus-redis-exporter": "/usr/bin/prometheus-redis-exporter",
   ansible: "/usr/bin/ansible-playbook",
   "ansible-lint": "/usr/bin/ansible-lint",
   yamllint: "/usr/bin/yamllint",
