@@ -50,10 +50,16 @@ const PROBE_JS = `const net=require("net");const list=JSON.parse(process.argv[1]
 Promise.all(list.map(([h,p])=>new Promise((res)=>{const s=net.connect({host:h,port:p});const t=setTimeout(()=>{s.destroy();res("timeout")},2500);
 s.on("connect",()=>{clearTimeout(t);s.destroy();res("connected")});s.on("error",(e)=>{clearTimeout(t);res(e.code==="ECONNREFUSED"?"refused":e.code)})}))).then((r)=>console.log(JSON.stringify(r)));`;
 
+// A UDP echo on argv[1]; "ready" once bound.
+const UDP_ECHO_JS = `const s=require("dgram").createSocket("udp4");s.on("message",(m,r)=>s.send(m,r.port,r.address));s.bind(Number(process.argv[1]),"0.0.0.0",()=>console.log("ready"));`;
+// One datagram to argv[1]:argv[2]: "answered" when the echo comes back within 2 s, else "no answer".
+const UDP_PROBE_JS = `const s=require("dgram").createSocket("udp4");const t=setTimeout(()=>{console.log("no answer");s.close()},2000);
+s.on("message",()=>{clearTimeout(t);console.log("answered");s.close()});s.send("x",Number(process.argv[2]),process.argv[1]);`;
+
 const listeners: ChildProcess[] = [];
 
-function listen(ns: string, ports: readonly number[]): Promise<void> {
-  const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", LISTEN_JS, ...ports.map(String)], { stdio: ["ignore", "pipe", "inherit"] });
+function listen(ns: string, ports: readonly number[], script = LISTEN_JS): Promise<void> {
+  const child = spawn("ip", ["netns", "exec", ns, process.execPath, "-e", script, ...ports.map(String)], { stdio: ["ignore", "pipe", "inherit"] });
   listeners.push(child);
   return new Promise((resolve, reject) => {
     readline.createInterface({ input: child.stdout! }).on("line", (l) => { if (l === "ready") resolve(); });
@@ -219,6 +225,14 @@ d("the rehearsal's cloud firewalls in network namespaces", () => {
     // An admitted port with nothing listening is refused: the timeouts above are the firewall's.
     expect(probe(plan.operatorNs, [[ip("pg-nyc1-1"), 5999]])).toEqual(["refused"]);
   }, 60_000);
+
+  it("carries Alertmanager's cluster gossip over UDP between the monitoring hosts and the witness, and from nowhere else", async () => {
+    await listen(hp("witness-lon1-1").netns, [PORTS.alertmanagerCluster], UDP_ECHO_JS);
+    const udp = (from: string) => runOk(["ip", "netns", "exec", hp(from).netns, process.execPath, "-e", UDP_PROBE_JS, ip("witness-lon1-1"), String(PORTS.alertmanagerCluster)]).trim();
+    expect(udp("mon-nyc1-1")).toBe("answered");
+    expect(udp("mon-ams3-1")).toBe("answered");
+    expect(udp("app-ams3-1")).toBe("no answer");
+  }, 30_000);
 
   it("tells check's drop from a refusal with the probe check runs on the hosts", () => {
     const verdict = (ns: string, to: string, port: number) => tcpConnectVerdict(run(["ip", "netns", "exec", ns, "sh", "-c", tcpConnectScript(to, port, 2)]).stdout);
