@@ -6,7 +6,7 @@ import type { Topology } from "../lib/model/types";
 import { withMarker } from "./engine/marker";
 import { writeTree } from "./engine/tree";
 import { dumpDocumented, dumpYaml } from "./engine/yaml";
-import { renderEtcdConfig } from "./render/etcd";
+import { renderEtcdAuthScript, renderEtcdConfig } from "./render/etcd";
 import { renderFailoverHookConfig, renderFailoverHookScript, renderFailoverHookUnit, renderFailoverPatronictlConfig } from "./render/failover";
 import { renderHaproxyConfig } from "./render/haproxy";
 import { renderAlertmanagerConfig, renderAlertmanagerDefaults, renderAlertRules, renderBlackboxDefaults, renderPrometheusConfig, renderPrometheusDefaults } from "./render/monitoring";
@@ -86,6 +86,7 @@ function hostFiles(t: Topology, env: RenderEnv): Record<string, string> {
 function sharedFiles(t: Topology, env: RenderEnv): Record<string, string> {
   return {
     "files/etcd/etcd.default": renderEtcdDefaults(),
+    "files/etcd/etcd-auth.sh": renderEtcdAuthScript(),
     "files/patroni/createcluster.conf": renderCreateclusterConf(t),
     "files/patroni/patroni-unit.conf": renderPatroniUnitOverride(),
     "files/redis/redis-server.conf": renderRedisUnitOverride(false),

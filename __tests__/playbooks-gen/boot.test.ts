@@ -15,6 +15,8 @@ import * as yaml from "js-yaml";
 import { generateTree } from "../../playbooks-gen/generate";
 import { requireDebianPackages } from "../support/debian";
 import { LabPki } from "../../lab/backends/loopback/pki";
+import { httpsRequest, tlsClient } from "../../lab/clients/https";
+import { patroniEtcdEnvironment } from "../../playbooks-gen/views/etcd-auth";
 import { ansibleConditions } from "./ansible-eval";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs } from "./fixtures";
 
@@ -74,9 +76,9 @@ describe("rendered etcd and Patroni configs boot", () => {
       fs.writeFileSync(config, renderEtcdConfig(t, host, env));
       start("etcd", ["--config-file", config], `${host.name}-etcd.log`);
     }
-    const endpoints = hostsRunning(t, "etcd").map((h) => `http://${address(h.name)}:2379`).join(",");
+    const endpoints = hostsRunning(t, "etcd").map((h) => `https://${address(h.name)}:2379`).join(",");
     await until("a healthy etcd cluster", () =>
-      spawnSync("etcdctl", ["--endpoints", endpoints, "endpoint", "health"], { timeout: 5000, env: { ...process.env, ETCDCTL_API: "3" } }).status === 0, 30_000);
+      spawnSync("etcdctl", ["--endpoints", endpoints, ...etcdTlsFlags(), "endpoint", "health"], { timeout: 5000, env: { ...process.env, ETCDCTL_API: "3" } }).status === 0, 30_000);
   }, 60_000);
 
   afterAll(async () => {
@@ -85,11 +87,17 @@ describe("rendered etcd and Patroni configs boot", () => {
     fs.rmSync(root, { recursive: true, force: true });
   });
 
-  it("serves the v3 JSON gateway Patroni's etcd3 client uses, with all three members", async () => {
+  /** etcd takes TLS with a client certificate from the deployment CA only: the first database host's. */
+  function etcdTlsFlags(): string[] {
+    const tls = env.tls(hostsRunning(t, "patroni")[0]);
+    return [`--cacert=${tls.caFile}`, `--cert=${tls.certFile}`, `--key=${tls.keyFile}`];
+  }
+
+  it("serves the v3 JSON gateway Patroni's etcd3 client uses, with all three members, over TLS with a client certificate", async () => {
     const etcd = hostsRunning(t, "etcd")[0];
-    const response = await fetch(`http://${address(etcd.name)}:2379/v3/cluster/member/list`, { method: "POST", body: "{}" });
+    const response = await httpsRequest(`https://${address(etcd.name)}:2379/v3/cluster/member/list`, tlsClient(env.tls(hostsRunning(t, "patroni")[0])), { method: "POST", body: "{}" });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { members: Array<{ name: string }> };
+    const body = JSON.parse(response.body) as { members: Array<{ name: string }> };
     expect(body.members.map((m) => m.name).sort()).toEqual(hostsRunning(t, "etcd").map((h) => h.name).sort());
   });
 
@@ -99,7 +107,7 @@ describe("rendered etcd and Patroni configs boot", () => {
       .find((task) => String(task.name).startsWith("Wait until every member"))!;
     const vars = yaml.load(tree["inventory/host_vars/etcd-ams3-1.yml"]) as { etcd_cluster_members: string[] };
     const etcd = hostsRunning(t, "etcd")[0];
-    const list = spawnSync("etcdctl", [`--endpoints=http://${address(etcd.name)}:2379`, "member", "list", "--write-out=json"], { encoding: "utf8", timeout: 10_000 });
+    const list = spawnSync("etcdctl", [`--endpoints=https://${address(etcd.name)}:2379`, ...etcdTlsFlags(), "member", "list", "--write-out=json"], { encoding: "utf8", timeout: 10_000 });
     expect(list.status).toBe(0);
     // What Debian's package starts on install: one member named after the host, on localhost.
     const defaults = { ...JSON.parse(list.stdout), members: [{ ID: 1, name: etcd.name, peerURLs: ["http://localhost:2380"], clientURLs: ["http://localhost:2379"] }] };
@@ -115,7 +123,7 @@ describe("rendered etcd and Patroni configs boot", () => {
       // Passwords come from the environment, as on the hosts.
       const r = spawnSync("/usr/bin/python3", ["/usr/bin/patroni", "--validate-config", config], {
         encoding: "utf8", timeout: 30_000,
-        env: { ...process.env, PATRONI_SUPERUSER_PASSWORD: "x", PATRONI_REPLICATION_PASSWORD: "x", PATRONI_REWIND_PASSWORD: "x" },
+        env: { ...process.env, PATRONI_SUPERUSER_PASSWORD: "x", PATRONI_REPLICATION_PASSWORD: "x", PATRONI_REWIND_PASSWORD: "x", ...patroniEtcdEnvironment("x") },
       });
       expect([host.name, r.status, `${r.stdout}${r.stderr}`.trim()]).toEqual([host.name, 0, ""]);
     }

@@ -34,15 +34,15 @@ describe("service config renderers (production env, example topology)", () => {
 
     it("lists every etcd member of the three regions, by name", () => {
       expect(config["initial-cluster"]).toBe(
-        "etcd-nyc1-1=http://etcd-nyc1-1:2380,etcd-ams3-1=http://etcd-ams3-1:2380,witness-lon1-1=http://witness-lon1-1:2380");
+        "etcd-nyc1-1=https://etcd-nyc1-1:2380,etcd-ams3-1=https://etcd-ams3-1:2380,witness-lon1-1=https://witness-lon1-1:2380");
     });
 
     it("listens on every interface and advertises the host name", () => {
       expect(config).toMatchObject({
         name: "etcd-ams3-1",
-        "listen-client-urls": "http://0.0.0.0:2379",
-        "advertise-client-urls": "http://etcd-ams3-1:2379",
-        "initial-advertise-peer-urls": "http://etcd-ams3-1:2380",
+        "listen-client-urls": "https://0.0.0.0:2379",
+        "advertise-client-urls": "https://etcd-ams3-1:2379",
+        "initial-advertise-peer-urls": "https://etcd-ams3-1:2380",
         "initial-cluster-state": "new",
         "enable-v2": false,
       });

@@ -1,5 +1,8 @@
 // Roles for every host (common), the DCS (etcd) and the app hosts' PostgreSQL router (haproxy).
 import { PORTS } from "../../lib/model/ports";
+import { PRODUCTION_TLS } from "../render-env";
+import { ETCD_AUTH_ENV, ETCD_AUTH_SCRIPT, etcdctlArgv } from "../views/etcd-auth";
+import { SSL_CERT_GROUP } from "./pki";
 import { apt, copyFile, directory, handler, HOST_FILES, SHARED_FILES, started, type Role } from "./role";
 
 export const ETCD_CONFIG_FILE = "/etc/etcd/etcd.yml";
@@ -50,7 +53,11 @@ export const DEBIAN_DEFAULT_ETCD_DATA_DIR = "/var/lib/etcd/default";
 const ETCD_MEMBERS_JOINED = "etcd_member_list.rc == 0 and "
   + "((etcd_member_list.stdout | from_json).members | map(attribute='name', default='') | sort) == (etcd_cluster_members | sort)";
 
-const etcdctl = (...args: string[]) => ({ argv: ["etcdctl", "--endpoints=http://127.0.0.1:{{ etcd_client_port }}", ...args] });
+/** This member over TLS, with the host's certificate. Member list and health need no etcd user (the
+ * health check's read is refused once auth is on, which etcdctl counts as healthy: it went through raft). */
+const ETCD_LOCAL = "https://127.0.0.1:{{ etcd_client_port }}";
+const etcdTls = [PRODUCTION_TLS.caFile, PRODUCTION_TLS.certFile, PRODUCTION_TLS.keyFile] as const;
+const etcdctl = (...args: string[]) => ({ argv: [...etcdctlArgv(ETCD_LOCAL, PRODUCTION_TLS), ...args] });
 
 export const etcdRole: Role = {
   name: "etcd",
@@ -60,6 +67,7 @@ export const etcdRole: Role = {
     { name: "etcd_data_dir", type: "path", default: "/var/lib/etcd/member", description: "This member's data directory (host_vars)." },
     { name: "etcd_client_port", type: "int", default: PORTS.etcdClient, description: "Client port, for the health check." },
     { name: "etcd_cluster_members", type: "list", default: [], description: "Names of every member of this host's etcd cluster (host_vars): the start waits for exactly these." },
+    { name: "etcd_patroni_scopes", type: "list", default: [], description: "Patroni clusters whose DCS this etcd cluster is (host_vars): each gets an etcd user and role limited to /service/<scope>/." },
   ],
   install: [
     // Debian starts a service on install: etcd-server would start a one-member etcd with its default
@@ -80,10 +88,14 @@ export const etcdRole: Role = {
       name: "Remove the default etcd's data", "ansible.builtin.file": { path: DEBIAN_DEFAULT_ETCD_DATA_DIR, state: "absent" },
       when: "not etcd_member_data.stat.exists",
     },
+    // The host's key is root:ssl-cert 0640 (pki role); etcd presents it to clients and peers. Group
+    // membership counts from the next start: a running member is restarted (handler).
+    { name: "Let etcd read the host's TLS key", "ansible.builtin.user": { name: "etcd", groups: [SSL_CERT_GROUP], append: true }, notify: "Restart etcd" },
     directory("Create the config directory", "/etc/etcd", "root", "0755"),
     directory("Create the data directory", "{{ etcd_data_dir }}", "etcd", "0700"),
     copyFile("Install the member config", `${HOST_FILES}/etcd.yml`, "{{ etcd_config_file }}", { mode: "0644", notify: "Restart etcd" }),
     copyFile("Point the service at the config", `${SHARED_FILES}/etcd/etcd.default`, "/etc/default/etcd", { mode: "0644", notify: "Restart etcd" }),
+    copyFile("Install the script that turns on etcd's authentication", `${SHARED_FILES}/etcd/etcd-auth.sh`, ETCD_AUTH_SCRIPT, { mode: "0644" }),
   ],
   service: [
     { name: "Let systemd start etcd", "ansible.builtin.systemd": { name: "etcd", masked: false } },
@@ -99,6 +111,18 @@ export const etcdRole: Role = {
       name: "Wait until the cluster has a quorum",
       "ansible.builtin.command": etcdctl("endpoint", "health"),
       register: "etcd_health", until: "etcd_health.rc == 0", retries: 30, delay: 2, changed_when: false,
+    },
+    {
+      // Once per etcd cluster, on its first member: root, per Patroni cluster a role with read and write
+      // on exactly /service/<scope>/ and a user with that role, then `auth enable`. The script changes
+      // nothing that is already so (it prints a `changed:` line per change) and resets a Patroni user's
+      // password that no longer matches Vault (rotation: README).
+      name: "Turn on etcd's authentication: root, and a user per Patroni cluster limited to its keys",
+      "ansible.builtin.command": { argv: ["/bin/sh", ETCD_AUTH_SCRIPT, ETCD_LOCAL, ...etcdTls, "{{ item }}"] },
+      loop: "{{ etcd_patroni_scopes }}",
+      environment: { [ETCD_AUTH_ENV.root]: "{{ vault_etcd_root_password }}", [ETCD_AUTH_ENV.patroni]: "{{ vault_etcd_patroni_password }}" },
+      register: "etcd_auth", changed_when: "'changed:' in etcd_auth.stdout", no_log: true,
+      when: "inventory_hostname == etcd_cluster_members[0]",
     },
   ],
   handlers: [{

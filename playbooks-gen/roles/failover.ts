@@ -1,7 +1,9 @@
 // The failover hook on the surviving region's monitoring host: receives Alertmanager's critical
 // database alerts and fails over only after its own confirmations (and fencing in standby-cluster mode).
 // It runs as its own system user, which may read its settings and tokens and nothing it could change.
-import { FAILOVER_HOOK_AUTH_FILE, FAILOVER_HOOK_DIR, FAILOVER_HOOK_SCRIPT, FAILOVER_HOOK_TOKEN_FILE, FAILOVER_HOOK_USER } from "../views/failover";
+import { PATRONI_ETCD_ENV_LINES } from "../views/etcd-auth";
+import { SSL_CERT_GROUP } from "./pki";
+import { FAILOVER_HOOK_AUTH_FILE, FAILOVER_HOOK_DIR, FAILOVER_HOOK_ETCD_ENV_FILE, FAILOVER_HOOK_SCRIPT, FAILOVER_HOOK_TOKEN_FILE, FAILOVER_HOOK_USER } from "../views/failover";
 import { apt, copyFile, handler, secretFile, SHARED_FILES, started, type Role } from "./role";
 
 const UNIT = "shop-failover-hook";
@@ -18,7 +20,12 @@ export const failoverHookRole: Role = {
     apt("Install patronictl", ["patroni"]),
     {
       name: "Create the hook's system user",
-      "ansible.builtin.user": { name: FAILOVER_HOOK_USER, system: true, shell: "/usr/sbin/nologin", home: `/var/lib/${FAILOVER_HOOK_USER}`, create_home: false },
+      // In ssl-cert: patronictl presents the host's certificate to etcd, whose key is root:ssl-cert 0640.
+      "ansible.builtin.user": {
+        name: FAILOVER_HOOK_USER, system: true, shell: "/usr/sbin/nologin", home: `/var/lib/${FAILOVER_HOOK_USER}`, create_home: false,
+        groups: [SSL_CERT_GROUP], append: true,
+      },
+      notify: "Restart failover hook",
     },
   ],
   configure: [
@@ -30,6 +37,10 @@ export const failoverHookRole: Role = {
     secretFile("Write the token Alertmanager authenticates with", FAILOVER_HOOK_AUTH_FILE, ["{{ vault_failover_hook_token }}"], { ...readable, notify: "Restart failover hook" }),
     secretFile("Write the DigitalOcean token it fences with", FAILOVER_HOOK_TOKEN_FILE, ["{{ vault_failover_digitalocean_token }}"], {
       ...readable, when: "failover_hook_mode == 'standby-cluster'",
+    }),
+    // Root's only (not the hook's group): systemd hands it to the hook's environment at start.
+    secretFile("Write patronictl's etcd password from Vault", FAILOVER_HOOK_ETCD_ENV_FILE, PATRONI_ETCD_ENV_LINES, {
+      mode: "0600", notify: "Restart failover hook",
     }),
     copyFile("Install the unit", `${SHARED_FILES}/failover-hook/${UNIT}.service`, `/etc/systemd/system/${UNIT}.service`, { mode: "0644", notify: "Restart failover hook" }),
   ],

@@ -1,6 +1,7 @@
 // Patroni + PostgreSQL 15 + pgBackRest + postgres exporter on the database hosts.
 import { PORTS } from "../../lib/model/ports";
 import { PRODUCTION_TLS } from "../render-env";
+import { PATRONI_ETCD_ENV_LINES } from "../views/etcd-auth";
 import { SSL_CERT_GROUP } from "./pki";
 import { apt, copyFile, directory, handler, HOST_FILES, secretFile, SHARED_FILES, started, type Role, type Task } from "./role";
 
@@ -168,6 +169,8 @@ export const patroniRole: Role = {
       "PATRONI_REWIND_PASSWORD={{ vault_patroni_rewind_password }}",
       "PATRONI_RESTAPI_USERNAME=patroni",
       "PATRONI_RESTAPI_PASSWORD={{ vault_patroni_restapi_password }}",
+      // The cluster's etcd user's password (patroni.yml names the user); patronictl on this host reads it too.
+      ...PATRONI_ETCD_ENV_LINES,
     ], { mode: "0600" }),
     copyFile("Install pgbackrest.conf", `${HOST_FILES}/pgbackrest.conf`, "/etc/pgbackrest.conf", { owner: "postgres", group: "postgres", mode: "0640" }),
     secretFile("Write the bucket keys and cipher passphrase from Vault", "/etc/pgbackrest/conf.d/repository.conf", [

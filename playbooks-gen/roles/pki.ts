@@ -82,10 +82,13 @@ const hostTasks: Task[] = [
   {
     name: "Make this host's signing request",
     "community.crypto.openssl_csr_pipe": {
-      privatekey_path: PRODUCTION_TLS.keyFile, common_name: "{{ inventory_hostname }}",
+      privatekey_path: PRODUCTION_TLS.keyFile,
       // The name peers use (/etc/hosts), the private address, and loopback for local clients (the app
-      // reaches PostgreSQL through HAProxy on 127.0.0.1, and node-postgres checks that name).
-      subject_alt_name: ["DNS:{{ inventory_hostname }}", "IP:{{ shop_private_ipv4 }}", "DNS:localhost", "IP:127.0.0.1"],
+      // reaches PostgreSQL through HAProxy on 127.0.0.1, and node-postgres checks that name). No
+      // CommonName: etcd refuses a client certificate with one on its JSON gateway (the CVE-2018-16886
+      // fix), which Patroni and patronictl use; every client here checks the names in the SANs, which
+      // are therefore critical (RFC 5280, an empty subject).
+      subject_alt_name: ["DNS:{{ inventory_hostname }}", "IP:{{ shop_private_ipv4 }}", "DNS:localhost", "IP:127.0.0.1"], subject_alt_name_critical: true,
       key_usage: ["digitalSignature"], key_usage_critical: true, extended_key_usage: ["serverAuth", "clientAuth"],
     },
     register: "pki_csr", changed_when: false,

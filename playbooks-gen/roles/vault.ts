@@ -8,6 +8,8 @@ export const VAULT_VARIABLES: ReadonlyArray<readonly [name: string, description:
   ["vault_patroni_rewind_password", "Password of the pg_rewind user (rewind_user)."],
   ["vault_ca_key_passphrase", "Passphrase the deployment CA's key is encrypted with, on the controller (pki_ca_dir)."],
   ["vault_patroni_restapi_password", "Password for Patroni's REST API write endpoints (user patroni)."],
+  ["vault_etcd_root_password", "Password of etcd's root user (the etcd role manages users and roles with it); no whitespace, e.g. `openssl rand -hex 24`."],
+  ["vault_etcd_patroni_password", "Password of each Patroni cluster's etcd user patroni-<scope> (Patroni, patronictl, the failover hook); no whitespace."],
   ["vault_app_database_password", "Password of the app's database user."],
   ["vault_postgres_exporter_password", "Password of the postgres_exporter monitoring user."],
   // One per Redis/Sentinel user (app, replication, sentinel, exporter, admin).

@@ -1,11 +1,12 @@
 // The failover hook: which region it watches, which cluster it changes, and how it fences.
 import type { Topology } from "../../lib/model/types";
-import { hostsOf } from "../../lib/model/hosts";
+import { hostsOf, type Host } from "../../lib/model/hosts";
 import { patroniScope, tierRegionTag } from "../../lib/model/naming";
 import { PORTS } from "../../lib/model/ports";
 import { failoverConfirmations, presetOf } from "../../lib/model/timing";
 import type { FailoverHookEnv, RenderEnv } from "../render-env";
-import { etcdClusterOf, postgresClusterOf, primaryRegion } from "./clusters";
+import { postgresClusterOf, primaryRegion } from "./clusters";
+import { patroniEtcdView } from "./services";
 
 export const FAILOVER_HOOK_LISTEN = "127.0.0.1:9095";
 export const FAILOVER_HOOK_DIR = "/etc/shop-failover-hook";
@@ -18,6 +19,9 @@ export const FAILOVER_HOOK_AUTH_NAME = "webhook-token";
 export const FAILOVER_HOOK_AUTH_FILE = `${FAILOVER_HOOK_DIR}/${FAILOVER_HOOK_AUTH_NAME}`;
 /** Alertmanager's copy of that token (Debian's Alertmanager runs as prometheus). */
 export const ALERTMANAGER_HOOK_TOKEN_FILE = "/etc/prometheus/failover-hook-token";
+/** PATRONI_ETCD3_PASSWORD for the hook's patronictl: root-only, systemd reads it before it drops to the
+ * hook's user (Vault: vault_etcd_patroni_password). */
+export const FAILOVER_HOOK_ETCD_ENV_FILE = `${FAILOVER_HOOK_DIR}/etcd.env`;
 /** The unprivileged system user the hook runs as. */
 export const FAILOVER_HOOK_USER = "shop-failover-hook";
 export const DIGITALOCEAN_API_URL = "https://api.digitalocean.com";
@@ -88,6 +92,18 @@ export function failoverPatronictlView(t: Topology, env: RenderEnv) {
   return {
     scope: patroniScope(t, region),
     ca_file: deploymentCaFile(t, env),
-    etcd_hosts: etcdClusterOf(t, region).map((h) => `${env.addressOf(h.name)}:${PORTS.etcdClient}`),
+    // As the surviving cluster's Patroni user, with the certificate of the host the hook runs on.
+    etcd: patroniEtcdView(t, failoverHookHost(t, env), env, region),
   };
+}
+
+/** The host the hook runs on: the lab's (its listen address is that host's), else production's monitoring
+ * host of the surviving region (the site playbook's `monitoring:&<region>`). */
+export function failoverHookHost(t: Topology, env: RenderEnv): Host {
+  const listen = failoverHookEnv(env).listen.replace(/:\d+$/, "");
+  const region = survivingRegion(t);
+  const host = hostsOf(t).find((h) => env.failoverHook !== undefined && env.addressOf(h.name) === listen)
+    ?? hostsOf(t).find((h) => h.region === region && h.tier === "monitoring") ?? hostsOf(t).find((h) => h.region === region);
+  if (!host) throw new Error(`topology has no host in region ${region} for the failover hook`);
+  return host;
 }

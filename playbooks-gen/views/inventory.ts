@@ -6,6 +6,7 @@ import type { DeployOutputs } from "../../lib/model/outputs";
 import type { Topology } from "../../lib/model/types";
 import type { RenderEnv } from "../render-env";
 import { etcdClusterOf, patroniStartWave } from "./clusters";
+import { etcdScopesOf } from "./etcd-auth";
 
 export function inventoryView(t: Topology, outputs: DeployOutputs) {
   const hosts = hostsOf(t);
@@ -32,7 +33,10 @@ export function hostVarsView(t: Topology, host: Host, env: RenderEnv) {
     shop_region: host.region,
     shop_region_role: host.regionRole,
     shop_tier: host.tier,
-    ...(host.services.includes("etcd") ? { etcd_data_dir: paths.etcdDataDir, etcd_cluster_members: etcdClusterOf(t, host.region).map((m) => m.name) } : {}),
+    ...(host.services.includes("etcd") ? {
+      etcd_data_dir: paths.etcdDataDir, etcd_cluster_members: etcdClusterOf(t, host.region).map((m) => m.name),
+      etcd_patroni_scopes: etcdScopesOf(t, host.region),
+    } : {}),
     ...(host.services.includes("patroni") ? {
       patroni_data_dir: paths.pgDataDir, patroni_socket_dir: paths.pgSocketDir, patroni_log_dir: paths.logDir,
       patroni_scope: patroniScope(t, host.region),

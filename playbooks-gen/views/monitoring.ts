@@ -7,6 +7,7 @@ import type { Topology } from "../../lib/model/types";
 import { PRODUCTION_TLS, type RenderEnv } from "../render-env";
 import { CERT_NOT_AFTER_METRIC, PKI_RENEW_DAYS } from "../roles/pki";
 import { ALERTMANAGER_HOOK_TOKEN_FILE, FAILOVER_HOOK_LISTEN, failoverHookNeeded } from "./failover";
+import { tlsView } from "./services";
 
 export const PROMETHEUS_RULES_DIR = "/etc/prometheus/rules";
 export const BLACKBOX_ADDRESS = "127.0.0.1:9115";
@@ -63,10 +64,12 @@ export function prometheusView(t: Topology, env: RenderEnv) {
       { name: "node", metrics_path: null, groups: byRegion(t, hostsOf(t), (h) => `${env.addressOf(h.name)}:${PORTS.nodeExporter}`) },
       // postgres_exporter works on replicas too: pg_up, and on the primary pg_stat_replication per replica.
       { name: "postgres", metrics_path: null, groups: byRegion(t, hostsRunning(t, "postgres_exporter"), (h) => `${env.addressOf(h.name)}:${PORTS.postgresExporter}`, scope) },
-      { name: "etcd", metrics_path: null, groups: targets("etcd", PORTS.etcdClient) },
       { name: "redis", metrics_path: null, groups: targets("redis_exporter", PORTS.redisExporter) },
       { name: "haproxy", metrics_path: "/metrics", groups: targets("haproxy", PORTS.haproxyStats) },
     ],
+    // etcd's /metrics is on its client port, which takes TLS with a certificate from the deployment CA
+    // only: Prometheus presents its host's (it is in ssl-cert). No etcd user: /metrics is not RBAC's.
+    etcd: { name: "etcd", groups: targets("etcd", PORTS.etcdClient), tls: tlsView(env, hostsRunning(t, "prometheus")[0] ?? hostsOf(t)[0]) },
     probes: [
       // Every 5 s: these feed PatroniNoLeader and DatabaseRegionDown, which trigger the failover hook.
       ...PATRONI_PROBES.map((p) => ({ name: p.job, scrape_interval: PATRONI_PROBE_INTERVAL, groups: patroni(p.path) })),

@@ -2,7 +2,7 @@
 // playbook of the database mode.
 import type { Topology } from "../../lib/model/types";
 import { regionGroup } from "../../lib/model/naming";
-import { PATRONI_CONFIG_FILE } from "../roles/patroni";
+import { PATRONI_CONFIG_FILE, PATRONI_ENV_FILE } from "../roles/patroni";
 import { primaryRegion } from "./clusters";
 import { failoverHookNeeded, survivingRegion } from "./failover";
 
@@ -47,7 +47,9 @@ export function failoverPlaybookFile(t: Topology): string | undefined {
   return t.database.mode === "standby-cluster" ? "promote-region.yml" : "region-failover.yml";
 }
 
-const patronictl = (...args: string[]) => ["patronictl", "-c", PATRONI_CONFIG_FILE, ...args];
+/** patronictl as Patroni runs: its config and its root-only environment file (the etcd user's password,
+ * PATRONI_ETCD3_PASSWORD), which the shell reads so the password never shows in an argument. */
+const patronictl = (...args: string[]) => ["/bin/sh", "-c", `set -a; . ${PATRONI_ENV_FILE}; exec patronictl -c ${PATRONI_CONFIG_FILE} "$@"`, "patronictl", ...args];
 
 function confirmPlay(variable: string, region: string, what: string) {
   return {

@@ -7,11 +7,13 @@ import { PORTS } from "../../lib/model/ports";
 import { presetOf, SENTINEL_DOWN_AFTER_STAGGER_MS, watchdogTiming } from "../../lib/model/timing";
 import type { Topology } from "../../lib/model/types";
 import { usesHostNames, type RenderEnv } from "../render-env";
+import { etcdPatroniUser } from "./etcd-auth";
 import {
   etcdClusterOf, etcdClusterToken, initialRedisPrimary, postgresClusterOf, primaryRegion, sentinelMasterName, sentinelQuorum,
 } from "./clusters";
 
-const url = (address: string, port: number) => `http://${address}:${port}`;
+/** etcd's client and peer URLs: TLS only (the policy test refuses any http:// etcd URL). */
+const url = (address: string, port: number) => `https://${address}:${port}`;
 
 /** A host's TLS files, snake_case for the templates. */
 export function tlsView(env: RenderEnv, host: Host) {
@@ -34,6 +36,18 @@ export function etcdView(t: Topology, host: Host, env: RenderEnv) {
     initial_cluster_token: etcdClusterToken(t, host.region),
     heartbeat_interval_ms: etcd.heartbeatMs,
     election_timeout_ms: etcd.electionMs,
+    tls: tlsView(env, host),
+  };
+}
+
+/** Patroni's (and patronictl's) way into its DCS: the region's etcd cluster over TLS, with the host's
+ * certificate and the cluster's etcd user, limited to its keys (the password comes from the environment,
+ * PATRONI_ETCD3_PASSWORD). `host` is the one whose certificate is presented. */
+export function patroniEtcdView(t: Topology, host: Host, env: RenderEnv, region = host.region) {
+  return {
+    hosts: etcdClusterOf(t, region).map((m) => `${env.addressOf(m.name)}:${PORTS.etcdClient}`),
+    username: etcdPatroniUser(patroniScope(t, region)),
+    tls: tlsView(env, host),
   };
 }
 
@@ -55,7 +69,7 @@ export function patroniView(t: Topology, host: Host, env: RenderEnv) {
     log_dir: paths.logDir,
     restapi_listen: `${env.listenAddress(host)}:${PORTS.patroniApi}`,
     restapi_connect_address: `${env.addressOf(host.name)}:${PORTS.patroniApi}`,
-    etcd_hosts: etcdClusterOf(t, host.region).map((m) => `${env.addressOf(m.name)}:${PORTS.etcdClient}`),
+    etcd: patroniEtcdView(t, host, env),
     ttl: patroni.ttl,
     loop_wait: patroni.loopWait,
     retry_timeout: patroni.retryTimeout,

@@ -13,11 +13,14 @@ import type { Topology } from "../../../lib/model";
 import { killAll, waitFor, type Proc, type SpawnSpec } from "../../proc";
 import type { FailoverHookControl } from "../types";
 import type { LabEnv } from "./env";
+import type { Secrets } from "./render";
+import { patroniEtcdEnvironment } from "../../../playbooks-gen/views/etcd-auth";
 
 /** What the hook needs of the lab: where it runs, and a way to start and record a process there. */
 export interface HookHost {
   readonly t: Topology;
   readonly env: LabEnv;
+  readonly secrets: Secrets;
   startOn(host: string, spec: SpawnSpec): Proc;
   adopt(key: string, proc: Proc): void;
 }
@@ -42,7 +45,9 @@ export class FailoverHook implements FailoverHookControl {
     fs.rmSync(logFile, { force: true }); // outcome() reads this run's decision only
     // On a host of the surviving region (in its namespace when the lab has a WAN).
     const hookHost = lab.env.hosts.find((h) => hook.listen.startsWith(`${lab.env.addressOf(h.name)}:`))!;
-    const proc = lab.startOn(hookHost.name, { cmd: "/usr/bin/python3", args: [path.join(hook.dir, "failover-hook.py"), path.join(hook.dir, "failover-hook.ini")], logFile, cwd: hook.dir });
+    // patronictl's etcd password, as production's unit hands it over from its root-only EnvironmentFile.
+    const env = { ...process.env, ...patroniEtcdEnvironment(lab.secrets.etcdPatroni) };
+    const proc = lab.startOn(hookHost.name, { cmd: "/usr/bin/python3", args: [path.join(hook.dir, "failover-hook.py"), path.join(hook.dir, "failover-hook.ini")], env, logFile, cwd: hook.dir });
     lab.adopt("failover-hook", proc);
     return new FailoverHook(proc, `http://${hook.listen}/`, logFile, authToken);
   }

@@ -20,7 +20,7 @@ import { agreedRedisPrimary, waitRedisHealthy } from "../redis-health";
 import { LabPki } from "./pki";
 import { tlsClient, type TlsClient } from "../../clients/https";
 import type { RedisAuth } from "../../clients/resp";
-import { CONFIG_FILES, newSecrets, patroniEnvironment, redisAuth, renderHost, type Secrets } from "./render";
+import { CONFIG_FILES, enableEtcdAuth, newSecrets, patroniEnvironment, redisAuth, renderHost, type Secrets } from "./render";
 
 export interface LabOptions {
   readonly topologyFile: string;
@@ -185,7 +185,7 @@ export class Lab implements DrillBackend {
     }
     for (const h of this.hostsRunning("etcd")) this.spawnService(h, "etcd");
     await waitFor("etcd members healthy", 30_000, () => this.etcdHealthy());
-    step("etcd cluster healthy");
+    step(`etcd cluster healthy; authentication on (${enableEtcdAuth(this.t, this.env, this.state.secrets).length} changes)`);
     // The first node of the primary region bootstraps, so the cluster starts where the topology wants it.
     const [first, ...others] = [...this.hostsRunning("patroni")].sort((a, b) => Number(b.regionRole === "primary") - Number(a.regionRole === "primary"));
     this.spawnService(first, "patroni");
@@ -407,11 +407,11 @@ export class Lab implements DrillBackend {
   }
 
   async etcdHealthy(): Promise<boolean> {
-    return (await Promise.all(this.hostsRunning("etcd").map((h) => probe.etcdMemberHealthy(this.env.addressOf(h.name))))).every(Boolean);
+    return (await Promise.all(this.hostsRunning("etcd").map((h) => probe.etcdMemberHealthy(this.env.addressOf(h.name), this.tls)))).every(Boolean);
   }
 
   async etcdLeader(): Promise<string | null> {
-    return probe.etcdLeaderName(new Map(this.hostsRunning("etcd").map((h) => [h.name, this.env.addressOf(h.name)])));
+    return probe.etcdLeaderName(new Map(this.hostsRunning("etcd").map((h) => [h.name, this.env.addressOf(h.name)])), this.tls);
   }
 
   /** Patroni clusters: one in stretched mode, one per region in standby-cluster mode. */

@@ -39,9 +39,10 @@ export class LabPki {
     const san = [`DNS:${name}`, "DNS:localhost", ...[...new Set([...addresses, "127.0.0.1"])].map((a) => `IP:${a}`)].join(",");
     fs.writeFileSync(ext, [
       "basicConstraints=critical,CA:FALSE", "keyUsage=critical,digitalSignature",
-      "extendedKeyUsage=serverAuth,clientAuth", `subjectAltName=${san}`, "",
+      "extendedKeyUsage=serverAuth,clientAuth", `subjectAltName=critical,${san}`, "",
     ].join("\n"));
-    openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", files.keyFile, "-out", csr, "-subj", `/CN=${name}`]);
+    // No CommonName, as production's pki role: etcd's JSON gateway refuses client certificates with one.
+    openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", files.keyFile, "-out", csr, "-subj", "/"]);
     fs.chmodSync(files.keyFile, 0o600);
     openssl(["x509", "-req", "-in", csr, "-CA", this.caFile, "-CAkey", this.caKey, "-CAcreateserial", "-days", String(LAB_CERT_DAYS),
       "-extfile", ext, "-out", files.certFile]);

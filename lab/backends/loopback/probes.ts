@@ -11,26 +11,23 @@ export async function getJson(url: string, timeoutMs = 1500): Promise<any> {
   return res.json();
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function postJson(url: string, body: object, timeoutMs = 1500): Promise<any> {
-  const res = await fetch(url, { method: "POST", body: JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
-  return res.json();
-}
-
-const etcd = (addr: string, p: string) => `http://${addr}:${PORTS.etcdClient}${p}`;
+/** etcd takes TLS only, with a client certificate from the deployment CA; these reads (health, status,
+ * member list) need no etcd user. */
+const etcd = (addr: string, p: string) => `https://${addr}:${PORTS.etcdClient}${p}`;
 const patroni = (addr: string, p: string) => `https://${addr}:${PORTS.patroniApi}${p}`;
 
-export function etcdMemberHealthy(addr: string): Promise<boolean> {
-  return getJson(etcd(addr, "/health")).then((j) => j?.health === "true", () => false);
+export function etcdMemberHealthy(addr: string, tls: TlsClient): Promise<boolean> {
+  return httpsJson(etcd(addr, "/health"), tls).then((j) => j?.health === "true", () => false);
 }
 
 /** The etcd leader's member name, asked of the first member that answers (`addrs` by host name). */
-export async function etcdLeaderName(addrs: ReadonlyMap<string, string>): Promise<string | null> {
+export async function etcdLeaderName(addrs: ReadonlyMap<string, string>, tls: TlsClient): Promise<string | null> {
+  const post = (addr: string, p: string) => httpsJson(etcd(addr, p), tls, { method: "POST", body: "{}" });
   for (const [name, addr] of addrs) {
-    const st = await postJson(etcd(addr, "/v3/maintenance/status"), {}).catch(() => null);
+    const st = await post(addr, "/v3/maintenance/status").catch(() => null);
     if (!st?.leader) continue;
     if (st.leader === st.header.member_id) return name;
-    const list = await postJson(etcd(addr, "/v3/cluster/member/list"), {});
+    const list = await post(addr, "/v3/cluster/member/list");
     return (list.members as Array<{ ID: string; name: string }>).find((m) => m.ID === st.leader)?.name ?? null;
   }
   return null;

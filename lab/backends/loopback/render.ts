@@ -4,7 +4,11 @@ import { randomBytes } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import type { Host, Topology } from "../../../lib/model";
-import { renderEtcdConfig } from "../../../playbooks-gen/render/etcd";
+import { execFileSync } from "child_process";
+import { PORTS } from "../../../lib/model";
+import { renderEtcdAuthScript, renderEtcdConfig } from "../../../playbooks-gen/render/etcd";
+import { etcdClusterOf } from "../../../playbooks-gen/views/clusters";
+import { ETCD_AUTH_ENV, etcdScopesOf, patroniEtcdEnvironment } from "../../../playbooks-gen/views/etcd-auth";
 import { renderHaproxyConfig } from "../../../playbooks-gen/render/haproxy";
 import { renderPatroniConfig } from "../../../playbooks-gen/render/patroni";
 import { REDIS_AUTH_FILE, SENTINEL_AUTH_FILE, renderRedisConfig, renderSentinelConfig } from "../../../playbooks-gen/render/redis";
@@ -20,6 +24,9 @@ export interface Secrets {
   readonly replication: string;
   readonly rewind: string;
   readonly restapi: string;
+  /** etcd's root and the Patroni clusters' etcd users (production: vault_etcd_root_password, vault_etcd_patroni_password). */
+  readonly etcdRoot: string;
+  readonly etcdPatroni: string;
   /** One password per Redis/Sentinel user, as production's Vault has one variable per user. */
   readonly redis: Readonly<Record<RedisRole, string>>;
 }
@@ -27,7 +34,7 @@ export interface Secrets {
 export function newSecrets(): Secrets {
   const pw = () => randomBytes(12).toString("hex");
   const redis = Object.fromEntries(REDIS_USERS.map((u) => [u.role, pw()])) as Record<RedisRole, string>;
-  return { superuser: pw(), replication: pw(), rewind: pw(), restapi: pw(), redis };
+  return { superuser: pw(), replication: pw(), rewind: pw(), restapi: pw(), etcdRoot: pw(), etcdPatroni: pw(), redis };
 }
 
 /** How the lab's clients log in to Redis or Sentinel as one of the generated users. */
@@ -43,7 +50,13 @@ export function patroniEnvironment(s: Secrets): Record<string, string> {
     PATRONI_REWIND_PASSWORD: s.rewind,
     PATRONI_RESTAPI_USERNAME: "patroni",
     PATRONI_RESTAPI_PASSWORD: s.restapi,
+    ...patroniEtcdEnvironment(s.etcdPatroni),
   };
+}
+
+/** What the etcd auth script (templates/etcd/etcd-auth.sh) reads its passwords from. */
+export function etcdAuthEnvironment(s: Secrets): Record<string, string> {
+  return { [ETCD_AUTH_ENV.root]: s.etcdRoot, [ETCD_AUTH_ENV.patroni]: s.etcdPatroni };
 }
 
 export const CONFIG_FILES = {
@@ -83,4 +96,26 @@ export function renderHost(t: Topology, host: Host, env: LabEnv, secrets: Secret
     write(conf(SENTINEL_ACL_FILE), lines(aclFileLines("sentinel", (u) => aclPasswordHash(secrets.redis[u.role]))), 0o600);
     write(conf(SENTINEL_AUTH_FILE), lines(sentinelAuthLines(sentinelMasterName(t), (u) => secrets.redis[u.role])), 0o600);
   }
+}
+
+/** Turns on etcd's authentication as the playbooks' etcd role does: the same script (root, a user and
+ * role per Patroni cluster limited to its keys, `auth enable`), run once per etcd cluster against its
+ * first member with that member's certificate. Returns the script's `changed:` lines. */
+export function enableEtcdAuth(t: Topology, env: LabEnv, secrets: Secrets): string[] {
+  const script = path.join(env.root, "etcd-auth.sh");
+  write(script, renderEtcdAuthScript(), 0o700);
+  const firsts = new Map<string, Host>();
+  for (const h of env.hosts.filter((x) => x.services.includes("etcd"))) {
+    const first = etcdClusterOf(t, h.region)[0];
+    firsts.set(first.name, env.hosts.find((x) => x.name === first.name) ?? first);
+  }
+  const changes: string[] = [];
+  for (const first of firsts.values()) {
+    const tls = env.tls(first);
+    const out = execFileSync("/bin/sh", [script, `https://${env.addressOf(first.name)}:${PORTS.etcdClient}`, tls.caFile, tls.certFile, tls.keyFile, ...etcdScopesOf(t, first.region)], {
+      env: { ...process.env, ...etcdAuthEnvironment(secrets) }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000,
+    });
+    changes.push(...out.split("\n").filter((l) => l.startsWith("changed: ")));
+  }
+  return changes;
 }

@@ -3,6 +3,7 @@
 // its private address from the operator's namespace (the drill process runs there, as on a bastion);
 // customer orders go through the reference app's HTTP API; the failover hook is the one Ansible
 // installed, triggered by the real alert path (Prometheus rule → Alertmanager → webhook).
+import { execFileSync } from "child_process";
 import { Client } from "pg";
 import { hostsOf, PORTS, type Host, type Service, type TimingPresetName, type Topology } from "../../../lib/model";
 import { postgresClusterOf, sentinelMasterName } from "../../../playbooks-gen/views/clusters";
@@ -186,11 +187,11 @@ export class RehearsalBackend implements DrillBackend {
   }
 
   async etcdHealthy(): Promise<boolean> {
-    return (await Promise.all(this.hostsRunning("etcd").map((h) => probe.etcdMemberHealthy(this.addr(h.name))))).every(Boolean);
+    return (await Promise.all(this.hostsRunning("etcd").map((h) => probe.etcdMemberHealthy(this.addr(h.name), this.etcdTls)))).every(Boolean);
   }
 
   etcdLeader(): Promise<string | null> {
-    return probe.etcdLeaderName(new Map(this.hostsRunning("etcd").map((h) => [h.name, this.addr(h.name)])));
+    return probe.etcdLeaderName(new Map(this.hostsRunning("etcd").map((h) => [h.name, this.addr(h.name)])), this.etcdTls);
   }
 
   redisPrimary(): Promise<string | null> {
@@ -246,6 +247,29 @@ export class RehearsalBackend implements DrillBackend {
   private clientTls?: TlsClient;
   private get tls(): TlsClient {
     return (this.clientTls ??= tlsClient({ caFile: this.caFile }));
+  }
+
+  /** etcd admits only clients with a certificate from the deployment CA (its reads here need no etcd
+   * user): the operator's, made once on the controller with the CA's key, as the pki role signs the
+   * hosts', and without a CommonName (etcd's JSON gateway refuses one). */
+  private etcdClient?: TlsClient;
+  private get etcdTls(): TlsClient {
+    if (this.etcdClient) return this.etcdClient;
+    const dir = path.join(this.p.pki, "operator");
+    const files = { caFile: this.caFile, certFile: path.join(dir, "operator.crt"), keyFile: path.join(dir, "operator.key") };
+    if (!fs.existsSync(files.certFile)) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const csr = path.join(dir, "operator.csr");
+      const ext = path.join(dir, "operator.ext");
+      fs.writeFileSync(ext, "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=critical,DNS:operator\n");
+      const openssl = (args: string[]) => execFileSync("openssl", args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, SHOP_CA_PASS: this.vault.vault_ca_key_passphrase } });
+      openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", files.keyFile, "-out", csr, "-subj", "/"]);
+      openssl(["x509", "-req", "-in", csr, "-CA", this.caFile, "-CAkey", path.join(this.p.pki, "ca.key"), "-passin", "env:SHOP_CA_PASS",
+        "-CAcreateserial", "-days", "30", "-extfile", ext, "-out", files.certFile]);
+      fs.rmSync(csr);
+      fs.rmSync(ext);
+    }
+    return (this.etcdClient = tlsClient(files));
   }
 
   private shopDb(node: string): PgTarget {

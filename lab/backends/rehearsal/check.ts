@@ -7,7 +7,8 @@ import { hostsRunning, loadTopology, PORTS, type Topology } from "../../../lib/m
 import { primaryRegion, sentinelMasterName } from "../../../playbooks-gen/views/clusters";
 import { FAILOVER_HOOK_LISTEN, FAILOVER_HOOK_USER, failoverHookNeeded } from "../../../playbooks-gen/views/failover";
 import { APP_ENV_FILE, APP_DIR } from "../../../playbooks-gen/roles/app";
-import { PATRONI_CONFIG_FILE } from "../../../playbooks-gen/roles/patroni";
+import { PATRONI_CONFIG_FILE, PATRONI_ENV_FILE } from "../../../playbooks-gen/roles/patroni";
+import { etcdctlArgv } from "../../../playbooks-gen/views/etcd-auth";
 import { RehearsalError } from "./errors";
 import { execOn } from "./hosts";
 import { EDGE_ADDRESS, EDGE_PORT, planOf, type RehearsalPaths } from "./plan";
@@ -47,7 +48,9 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
   // etcd: every member healthy, and the members are the topology's.
   const etcd = hostsRunning(t, "etcd");
   for (const h of etcd) {
-    const r = await sh(h.name, `ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:${PORTS.etcdClient} --command-timeout=5s member list -w json && ETCDCTL_API=3 etcdctl --endpoints=http://127.0.0.1:${PORTS.etcdClient} endpoint health`);
+    // Over TLS with the host's certificate (etcd takes nothing else); these two need no etcd user.
+    const etcdctl = `ETCDCTL_API=3 ${etcdctlArgv(`https://127.0.0.1:${PORTS.etcdClient}`, PRODUCTION_TLS).join(" ")} --command-timeout=5s`;
+    const r = await sh(h.name, `${etcdctl} member list -w json && ${etcdctl} endpoint health`);
     let names: string[] = [];
     try {
       names = (JSON.parse(r.stdout.split("\n")[0]).members ?? []).map((m: { name: string }) => m.name).sort();
@@ -58,7 +61,8 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
 
   // Patroni: one leader, in the primary region; every replica streaming from it; a synchronous standby.
   const pg = hostsRunning(t, "patroni");
-  const list = await sh(pg[0].name, `patronictl -c ${PATRONI_CONFIG_FILE} list -f json`);
+  // With Patroni's environment: the etcd user's password (PATRONI_ETCD3_PASSWORD) is in it.
+  const list = await sh(pg[0].name, `set -a; . ${PATRONI_ENV_FILE}; patronictl -c ${PATRONI_CONFIG_FILE} list -f json`);
   let leader: string | null = null;
   try {
     const members = JSON.parse(list.stdout) as Array<{ Member: string; Role: string; State: string }>;
