@@ -233,3 +233,50 @@ describe("the ACL file's password hash", () => {
     expect(same).toBe(true);
   }, 120_000);
 });
+
+/** A plain-HTTP URL to etcd: by port (2379, 2380), or any http:// in an etcd config. */
+const plainEtcdUrls = (file: string, text: string): string[] => [
+  ...text.matchAll(new RegExp(`http://[^\\s"',/]+:(${PORTS.etcdClient}|${PORTS.etcdPeer})\\b`, "g")),
+  ...(file.endsWith("etcd.yml") ? text.matchAll(/http:\/\/\S+/g) : []),
+].map((m) => `${file}: ${m[0]}`);
+
+describe.each([["stretched", example()], ["standby-cluster", standbyExample()]])("etcd's clients and peers (%s example)", (_, t) => {
+  const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
+
+  it("has no http:// etcd URL anywhere in the generated tree", () => {
+    expect(Object.entries(tree).flatMap(([file, text]) => plainEtcdUrls(file, text))).toEqual([]);
+  });
+
+  it("has a scan that catches a planted plain-HTTP etcd URL", () => {
+    expect(plainEtcdUrls("x.yml", "hosts: [\"http://etcd-nyc1-1:2379\"]")).toHaveLength(1);
+    expect(plainEtcdUrls("files/e/etcd.yml", "listen-metrics-urls: http://127.0.0.1:2381")).toHaveLength(1);
+  });
+
+  it("every etcd member takes TLS with client certificates for clients and peers alike", () => {
+    const configs = Object.entries(tree).filter(([f]) => f.startsWith("files/") && f.endsWith("/etcd.yml"));
+    expect(configs.length).toBeGreaterThan(0);
+    for (const [file, text] of configs) {
+      const c = yaml.load(text) as Record<string, unknown>;
+      for (const section of ["client-transport-security", "peer-transport-security"]) {
+        expect([file, c[section]]).toEqual([file, { "cert-file": PRODUCTION_TLS.certFile, "key-file": PRODUCTION_TLS.keyFile, "trusted-ca-file": PRODUCTION_TLS.caFile, "client-cert-auth": true }]);
+      }
+    }
+  });
+
+  it("every etcdctl and etcd3 client in the tree presents the CA, a certificate and key; Patroni's and the hook's log in as their cluster's user", () => {
+    const etcdctl = tasksOf(tree).flatMap(([file, task]) => JSON.stringify(task).match(/"etcdctl"[^\]]*/g)?.map((m) => [file, m] as const) ?? []);
+    expect(etcdctl.length).toBeGreaterThan(0);
+    for (const [file, argv] of etcdctl) {
+      for (const flag of ["--endpoints=https://", `--cacert=${PRODUCTION_TLS.caFile}`, `--cert=${PRODUCTION_TLS.certFile}`, `--key=${PRODUCTION_TLS.keyFile}`]) expect([file, argv]).toEqual([file, expect.stringContaining(flag)]);
+    }
+    const etcd3 = Object.entries(tree).filter(([f]) => f.endsWith("patroni.yml") || f.endsWith("patronictl.yml"));
+    expect(etcd3.length).toBeGreaterThan(0);
+    for (const [file, text] of etcd3) {
+      const section = (yaml.load(text) as { etcd3: Record<string, unknown> }).etcd3;
+      expect([file, section]).toEqual([file, expect.objectContaining({
+        protocol: "https", cacert: PRODUCTION_TLS.caFile, cert: PRODUCTION_TLS.certFile, key: PRODUCTION_TLS.keyFile, username: expect.stringMatching(/^patroni-/),
+      })]);
+      expect(section.password).toBeUndefined();
+    }
+  });
+});

@@ -15,7 +15,7 @@ import { EDGE_ADDRESS, EDGE_PORT, planOf, type RehearsalPaths } from "./plan";
 import { run as runHere } from "./sys";
 import { readState } from "./rehearsal";
 import { mergeReport } from "./report";
-import { checkAlertmanagerRefusals, checkDatabaseRefusals, checkFirewallRefusals } from "./refusals";
+import { checkAlertmanagerRefusals, checkDatabaseRefusals, checkEtcdRefusals, checkFirewallRefusals } from "./refusals";
 import { checkRedisRefusals } from "./redis-refusals";
 import { PRODUCTION_TLS } from "../../../playbooks-gen/render-env";
 import { ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER } from "../../../playbooks-gen/views/monitoring";
@@ -129,6 +129,9 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
 
   // PostgreSQL and Patroni's REST API refuse plain text, the superuser over TCP and foreign certificates.
   items.push(...await checkDatabaseRefusals(t, vault, privateIp));
+  // etcd refuses plain text, clients without a certificate from the CA, hosts without an etcd user, and
+  // the Patroni user outside its prefix.
+  items.push(...await checkEtcdRefusals(t, vault, privateIp));
 
   // Prometheus: every target up (the blackbox probes of the app hosts included), no alert firing.
   for (const h of hostsRunning(t, "prometheus")) {

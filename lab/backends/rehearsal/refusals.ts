@@ -8,6 +8,7 @@ import { hostsRunning, PORTS, type Topology } from "../../../lib/model";
 import { primaryRegion } from "../../../playbooks-gen/views/clusters";
 import { APP_DIR } from "../../../playbooks-gen/roles/app";
 import { PRODUCTION_TLS } from "../../../playbooks-gen/render-env";
+import { etcdPatroniPrefix, etcdPatroniUser, etcdScopesOf } from "../../../playbooks-gen/views/etcd-auth";
 import { ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER } from "../../../playbooks-gen/views/monitoring";
 import { execOn } from "./hosts";
 import { FIREWALL_TABLE, listedFirewall } from "./firewall";
@@ -72,6 +73,81 @@ export async function checkDatabaseRefusals(t: Topology, vault: Record<string, s
   const foreign = await patroniCall(from.name, api("/restart"), `${ca} --cert ${rogue}/cert.pem --key ${rogue}/key.pem -X POST -d '{}'`);
   await sh(from.name, `rm -rf ${rogue}`);
   add(`Patroni on ${node.name} refuses a client certificate from another CA ${via}`, foreign === "000", `HTTP ${foreign}`);
+  return items;
+}
+
+/** A write (`put`) or a read (`range`) of `key` through etcd's JSON gateway at `endpoint`, as a shell
+ * script and its stdin; the script prints the body, then the HTTP status on its last line ("000": no
+ * HTTP answer). `tls` is curl's TLS arguments. With `login`, it first authenticates as that user (the
+ * password reaches curl on stdin, never on a command line) and sends the token. Exported for the test
+ * that runs the same scripts against a real etcd with TLS and RBAC. */
+export function etcdGatewayRequest(endpoint: string, tls: string, op: "put" | "range", key: string, login?: { user: string; password: string }): { script: string; input: string } {
+  const b64 = (v: string) => Buffer.from(v).toString("base64");
+  const body = JSON.stringify(op === "put" ? { key: b64(key), value: b64("shop refusal check") } : { key: b64(key), range_end: b64(`${key.slice(0, -1)}${String.fromCharCode(key.charCodeAt(key.length - 1) + 1)}`), keys_only: true, limit: 1 });
+  const curl = `curl -s --max-time 5 ${tls}`;
+  const token = login
+    ? `token=$(${curl} -X POST --data-binary @- ${q(`${endpoint}/v3/auth/authenticate`)} | python3 -c 'import json,sys; print(json.load(sys.stdin).get("token", ""))' 2>/dev/null); `
+    : "token=; ";
+  return {
+    script: `${token}set --; [ -n "$token" ] && set -- -H "Authorization: $token"; ${curl} -w '\n%{http_code}' "$@" -X POST -d ${q(body)} ${q(`${endpoint}/v3/kv/${op}`)}; true`,
+    input: login ? JSON.stringify({ name: login.user, password: login.password }) : "",
+  };
+}
+
+/** etcd's answer to etcdGatewayRequest: the HTTP status and the body. */
+export function etcdGatewayAnswer(stdout: string): { status: string; body: string } {
+  const lines = stdout.trimEnd().split("\n");
+  return { status: lines.pop()?.trim() || "000", body: lines.join("\n").trim() };
+}
+
+/** etcd refuses what it must, tried from another region's monitoring host (the firewall lets it reach
+ * 2379: Prometheus scrapes etcd) and from another region's app host (it has a deployment certificate
+ * but no etcd user; the firewall keeps it off 2379 too): plain HTTP; TLS without a client certificate;
+ * a certificate from another CA; a certificate from the deployment CA without an etcd user; and the
+ * Patroni user writing outside its own prefix (while it reads its own: the login works). */
+export async function checkEtcdRefusals(t: Topology, vault: Record<string, string>, privateIp: ReadonlyMap<string, string>): Promise<CheckItem[]> {
+  const items: CheckItem[] = [];
+  const add = (name: string, ok: boolean, detail: string) => items.push({ name, ok, detail });
+  const home = primaryRegion(t);
+  const member = hostsRunning(t, "etcd").find((h) => h.region === home);
+  const from = hostsRunning(t, "prometheus").find((h) => h.region !== home);
+  const app = hostsRunning(t, "app").find((h) => h.region !== home);
+  if (!member || !from) return items;
+  const endpoint = `https://${privateIp.get(member.name)}:${PORTS.etcdClient}`;
+  const scope = etcdScopesOf(t, member.region)[0];
+  const ca = `--cacert ${PRODUCTION_TLS.caFile}`;
+  const ownCert = `${ca} --cert ${PRODUCTION_TLS.certFile} --key ${PRODUCTION_TLS.keyFile}`;
+  const call = async (host: string, r: { script: string; input: string }) => {
+    const ran = await execOn(host, ["/bin/sh", "-c", r.script], { timeoutMs: 30_000, input: r.input });
+    return etcdGatewayAnswer(ran.stdout);
+  };
+  const show = (a: { status: string; body: string }) => `HTTP ${a.status}${a.body ? ` ${a.body.slice(0, 160)}` : ""}`;
+  const via = `(from ${from.name})`;
+  const probeKey = "/shop-refusal-check";
+
+  const plain = await call(from.name, etcdGatewayRequest(endpoint.replace("https://", "http://"), "", "put", probeKey));
+  add(`etcd on ${member.name} answers no plain HTTP ${via}`, plain.status !== "200", show(plain));
+  const noCert = await call(from.name, etcdGatewayRequest(endpoint, ca, "put", probeKey));
+  add(`etcd on ${member.name} refuses TLS without a client certificate ${via}`, noCert.status === "000", show(noCert));
+  const rogue = "/tmp/shop-etcd-refusal-rogue";
+  await sh(from.name, `mkdir -p ${rogue} && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ${rogue}/key.pem -out ${rogue}/cert.pem -days 1 -subj / -addext subjectAltName=critical,DNS:${from.name} 2>/dev/null`);
+  const foreign = await call(from.name, etcdGatewayRequest(endpoint, `${ca} --cert ${rogue}/cert.pem --key ${rogue}/key.pem`, "put", probeKey));
+  await sh(from.name, `rm -rf ${rogue}`);
+  add(`etcd on ${member.name} refuses a client certificate from another CA ${via}`, foreign.status === "000", show(foreign));
+  const anonymous = await call(from.name, etcdGatewayRequest(endpoint, ownCert, "put", probeKey));
+  add(`etcd on ${member.name} refuses a write with the deployment CA's certificate but no etcd user ${via}`,
+    /permission denied|user name is empty/.test(anonymous.body), show(anonymous));
+  if (app) {
+    const fromApp = await call(app.name, etcdGatewayRequest(endpoint, ownCert, "put", `${etcdPatroniPrefix(scope)}leader`));
+    add(`etcd on ${member.name} takes no write from an app host (${app.name}), even with its deployment certificate`, fromApp.status !== "200", show(fromApp));
+  }
+  const patroni = { user: etcdPatroniUser(scope), password: vault.vault_etcd_patroni_password ?? "" };
+  const own = await call(from.name, etcdGatewayRequest(endpoint, ownCert, "range", etcdPatroniPrefix(scope), patroni));
+  add(`etcd: ${patroni.user} reads its own prefix ${etcdPatroniPrefix(scope)} ${via}`, own.status === "200", show(own));
+  for (const key of [probeKey, `${etcdPatroniPrefix(`${scope}-other`)}leader`]) {
+    const outside = await call(from.name, etcdGatewayRequest(endpoint, ownCert, "put", key, patroni));
+    add(`etcd refuses ${patroni.user} a write outside its prefix (${key}) ${via}`, /permission denied/.test(outside.body), show(outside));
+  }
   return items;
 }
 
