@@ -2,7 +2,8 @@
 // by ansible-playbook (connection local, paths moved into a temporary directory) write the web config
 // with the password's bcrypt hash; Debian's prometheus-alertmanager serves it on 127.0.61.1; the
 // rehearsal's refusal commands run against it; Debian's Prometheus, with the generated alerting
-// section, delivers an alert to it; promtool accepts the generated prometheus.yml.
+// section, delivers an alert to it, and answers its own API only with the password (its web config,
+// written by the prometheus role's tasks); promtool accepts the generated prometheus.yml.
 // Addresses 127.0.61.0/24 are this test's alone (no lab binds them), so it needs no lab lock.
 import { ChildProcess, execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
@@ -12,7 +13,9 @@ import * as yaml from "js-yaml";
 import { generateTree } from "../../playbooks-gen/generate";
 import { PRODUCTION_TLS } from "../../playbooks-gen/render-env";
 import { ALERTMANAGER_HOOK_TOKEN_FILE } from "../../playbooks-gen/views/failover";
-import { ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG, PROMETHEUS_RULES_DIR } from "../../playbooks-gen/views/monitoring";
+import {
+  ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG, PROMETHEUS_RULES_DIR, PROMETHEUS_WEB_CONFIG,
+} from "../../playbooks-gen/views/monitoring";
 import { alertmanagerRequest, REFUSAL_ALERT, refusalSilence } from "../../lab/backends/rehearsal/refusals";
 import { requireDebianPackages } from "../support/debian";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs } from "./fixtures";
@@ -30,14 +33,18 @@ describe("Alertmanager's API with the generated web config (HTTPS, basic auth)",
   const PASSWORD = "first pass\"word\\1";
   const ROTATED = "second-password-2";
 
-  /** The role's web config tasks, from "Look for …" to "Write …", with the host paths moved. */
+  /** The roles' web config tasks, from "Look for …" to "Write …" (Alertmanager's, then Prometheus's),
+   * with the host paths moved. */
   function webConfigPlay(): string {
-    const tasks = yaml.load(tree["playbooks/roles/alertmanager/tasks/configure.yml"]) as Task[];
-    const first = tasks.findIndex((x) => x.name === "Look for Alertmanager's web config");
-    const last = tasks.findIndex((x) => String(x.name).startsWith("Write Alertmanager's web config"));
-    expect([first >= 0, last > first]).toEqual([true, true]);
-    const moved = [[ALERTMANAGER_WEB_CONFIG, at("web.yml")], [PRODUCTION_TLS.certFile, at("host.crt")], [PRODUCTION_TLS.keyFile, at("host.key")]]
-      .reduce((s, [from, to]) => s.split(from).join(to), JSON.stringify(tasks.slice(first, last + 1)));
+    const slice = (role: string, service: string) => {
+      const tasks = yaml.load(tree[`playbooks/roles/${role}/tasks/configure.yml`]) as Task[];
+      const first = tasks.findIndex((x) => x.name === `Look for ${service}'s web config`);
+      const last = tasks.findIndex((x) => String(x.name).startsWith(`Write ${service}'s web config`));
+      expect([role, first >= 0, last > first]).toEqual([role, true, true]);
+      return tasks.slice(first, last + 1);
+    };
+    const moved = [[ALERTMANAGER_WEB_CONFIG, at("web.yml")], [PROMETHEUS_WEB_CONFIG, at("prometheus-web.yml")], [PRODUCTION_TLS.certFile, at("host.crt")], [PRODUCTION_TLS.keyFile, at("host.key")]]
+      .reduce((s, [from, to]) => s.split(from).join(to), JSON.stringify([...slice("alertmanager", "Alertmanager"), ...slice("prometheus", "Prometheus")]));
     return JSON.stringify([{ hosts: "all", gather_facts: false, tasks: JSON.parse(moved) }]);
   }
 
@@ -52,7 +59,7 @@ describe("Alertmanager's API with the generated web config (HTTPS, basic auth)",
     if (r.status !== 0) throw new Error(`ansible-playbook exited ${r.status}:\n${out}`);
     return { changed: Number(/testhost\s+:.*changed=(\d+)/.exec(out)?.[1]), out };
   }
-  const storedHash = () => (yaml.load(fs.readFileSync(at("web.yml"), "utf8")) as { basic_auth_users: Record<string, string> }).basic_auth_users[ALERTMANAGER_USER];
+  const storedHash = (file = "web.yml") => (yaml.load(fs.readFileSync(at(file), "utf8")) as { basic_auth_users: Record<string, string> }).basic_auth_users[ALERTMANAGER_USER];
 
   /** The rehearsal's command, run here: the HTTP status. */
   function request(url: string, o: Omit<Parameters<typeof alertmanagerRequest>[1], "caFile"> = {}): string {
@@ -103,16 +110,18 @@ describe("Alertmanager's API with the generated web config (HTTPS, basic auth)",
     expect(fs.existsSync(at("web.yml"))).toBe(false);
   }, 120_000);
 
-  it("writes the web config with a bcrypt hash, and a second run changes nothing (the salted hash is kept)", () => {
-    expect(converge(PASSWORD).changed).toBe(1);
+  it("writes the web configs with a bcrypt hash, and a second run changes nothing (the salted hash is kept)", () => {
+    expect(converge(PASSWORD).changed).toBe(2);
     const hash = storedHash();
     expect(hash).toMatch(/^\$2[aby]\$12\$[./A-Za-z0-9]{53}$/);
     expect(fs.statSync(at("web.yml")).mode & 0o777).toBe(0o640);
     expect(fs.readFileSync(at("web.yml"), "utf8")).not.toContain(PASSWORD);
-    const check = spawnSync("promtool", ["check", "web-config", at("web.yml")], { encoding: "utf8" });
+    const check = spawnSync("promtool", ["check", "web-config", at("web.yml"), at("prometheus-web.yml")], { encoding: "utf8" });
     expect([check.status, `${check.stdout}${check.stderr}`]).toEqual([0, expect.stringContaining("SUCCESS")]);
+    const promHash = storedHash("prometheus-web.yml");
+    expect(promHash).toMatch(/^\$2[aby]\$12\$[./A-Za-z0-9]{53}$/);
     expect(converge(PASSWORD).changed).toBe(0);
-    expect(storedHash()).toBe(hash);
+    expect([storedHash(), storedHash("prometheus-web.yml")]).toEqual([hash, promHash]);
   }, 200_000);
 
   it("serves HTTPS only: 401 without credentials or with a wrong password, 200 with the right one (the rehearsal's commands)", async () => {
@@ -138,7 +147,7 @@ describe("Alertmanager's API with the generated web config (HTTPS, basic auth)",
     alerting.alertmanagers[0].static_configs = [{ targets: [AM] }];
     fs.writeFileSync(at("always.yml"), yaml.dump({ groups: [{ name: "test", rules: [{ alert: "ShopAuthTest", expr: "vector(1)" }] }] }));
     fs.writeFileSync(at("prometheus.yml"), yaml.dump({ global: { evaluation_interval: "1s" }, alerting, rule_files: [at("always.yml")] }));
-    start(["/usr/bin/prometheus", `--config.file=${at("prometheus.yml")}`, `--storage.tsdb.path=${at("prom-data")}`, `--web.listen-address=${PROMETHEUS}`,
+    start(["/usr/bin/prometheus", `--config.file=${at("prometheus.yml")}`, `--storage.tsdb.path=${at("prom-data")}`, `--web.listen-address=${PROMETHEUS}`, `--web.config.file=${at("prometheus-web.yml")}`,
       // Sent again every second: an alert sent before the notifier knew its Alertmanagers is not lost for a minute.
       "--rules.alert.resend-delay=1s"], "prometheus.log");
     const firing = () => {
@@ -146,6 +155,14 @@ describe("Alertmanager's API with the generated web config (HTTPS, basic auth)",
       const body = r.script.replace("-s -o /dev/null -w '%{http_code}'", "-s");
       return execFileSync("/bin/sh", ["-c", body], { input: r.input, encoding: "utf8" }).includes("ShopAuthTest");
     };
+    // Prometheus's own API takes the same password, and nothing without it.
+    const prom = (o: { user?: string; password?: string }) => {
+      const r = alertmanagerRequest(`http://${PROMETHEUS}/api/v1/alerts`, { caFile: at("ca.crt"), ...o });
+      return execFileSync("/bin/sh", ["-c", r.script], { input: r.input, encoding: "utf8" }).trim();
+    };
+    await until("Prometheus", () => prom({}) === "401");
+    expect(prom({ user: ALERTMANAGER_USER, password: `${PASSWORD}-wrong` })).toBe("401");
+    expect(prom({ user: ALERTMANAGER_USER, password: PASSWORD })).toBe("200");
     await until("Prometheus's alert in Alertmanager", firing, 60_000).catch((e) => {
       const r = alertmanagerRequest(api("/api/v2/alerts"), { caFile: at("ca.crt"), user: ALERTMANAGER_USER, password: PASSWORD });
       const alerts = execFileSync("/bin/sh", ["-c", r.script.replace("-s -o /dev/null -w '%{http_code}'", "-s")], { input: r.input, encoding: "utf8" });
@@ -155,7 +172,7 @@ describe("Alertmanager's API with the generated web config (HTTPS, basic auth)",
 
   it("takes a rotated password at the next run, and Alertmanager the new one without a restart", async () => {
     const before = storedHash();
-    expect(converge(ROTATED).changed).toBe(1);
+    expect(converge(ROTATED).changed).toBe(2);
     expect(storedHash()).not.toBe(before);
     expect(request(api("/api/v2/status"), { user: ALERTMANAGER_USER, password: ROTATED })).toBe("200");
     expect(request(api("/api/v2/status"), { user: ALERTMANAGER_USER, password: PASSWORD })).toBe("401");

@@ -10,7 +10,8 @@ import * as yaml from "js-yaml";
 import { renderFailoverHookUnit } from "../../playbooks-gen/render/failover";
 import { ALERTMANAGER_HOOK_TOKEN_FILE, FAILOVER_HOOK_AUTH_FILE, FAILOVER_HOOK_USER } from "../../playbooks-gen/views/failover";
 import {
-  ALERTMANAGER_HASH_FACT, ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG,
+  ALERTMANAGER_HASH_FACT, ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG, PROMETHEUS_HASH_FACT,
+  PROMETHEUS_WEB_CONFIG,
 } from "../../playbooks-gen/views/monitoring";
 import { PRODUCTION_TLS } from "../../playbooks-gen/render-env";
 import { generateTree } from "../../playbooks-gen/generate";
@@ -209,14 +210,18 @@ describe.each([["stretched", example()], ["standby-cluster", standbyExample()]])
     const file = tasks.find(([, x]) => (x["ansible.builtin.copy"] as Task | undefined)?.dest === ALERTMANAGER_PASSWORD_FILE)?.[1];
     expect(file).toMatchObject({ "ansible.builtin.copy": { content: `{{ ${ALERTMANAGER_PASSWORD_VAULT} }}\n`, owner: "root", group: "prometheus", mode: "0640" }, no_log: true });
     expect(VAULT_VARIABLES.map(([n]) => n)).toContain(ALERTMANAGER_PASSWORD_VAULT);
+    // Prometheus's loopback API: the same user, basic auth only.
+    const prom = tasks.find(([, x]) => (x["ansible.builtin.copy"] as Task | undefined)?.dest === PROMETHEUS_WEB_CONFIG)?.[1];
+    expect(prom).toMatchObject({ "ansible.builtin.copy": { owner: "root", group: "prometheus", mode: "0640" }, no_log: true });
+    expect(yaml.load(String((prom!["ansible.builtin.copy"] as Task).content))).toEqual({ basic_auth_users: { [ALERTMANAGER_USER]: `{{ ${PROMETHEUS_HASH_FACT} }}` } });
   });
 });
 
 describe("Prometheus", () => {
-  it("listens on loopback only, and no firewall opens its port", () => {
+  it("listens on loopback only, behind its web config, and no firewall opens its port", () => {
     const t = example();
     const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
-    expect(tree["files/prometheus/prometheus.default"]).toMatch(new RegExp(`^ARGS="--web.listen-address=127\\.0\\.0\\.1:${PORTS.prometheus}"$`, "m"));
+    expect(tree["files/prometheus/prometheus.default"]).toMatch(new RegExp(`^ARGS="--web.config.file=${PROMETHEUS_WEB_CONFIG} --web.listen-address=127\\.0\\.0\\.1:${PORTS.prometheus}"$`, "m"));
     const { stacks } = synthStacks(t);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     const firewalls = stacks.flatMap((s) => Object.values(((s.json as any).resource?.digitalocean_firewall ?? {}) as Record<string, any>));

@@ -4,7 +4,7 @@ import { PORTS } from "../../lib/model/ports";
 import type { Topology } from "../../lib/model/types";
 import { renderTemplate } from "../engine/templates";
 import type { RenderEnv } from "../render-env";
-import { alertmanagerArgsView, alertmanagerView, alertmanagerWebView, alertRulesView, BLACKBOX_ADDRESS, prometheusView } from "../views/monitoring";
+import { alertmanagerArgsView, alertmanagerView, alertmanagerWebView, PROMETHEUS_WEB_CONFIG, prometheusWebView, alertRulesView, BLACKBOX_ADDRESS, prometheusView } from "../views/monitoring";
 
 export function renderPrometheusConfig(t: Topology, env: RenderEnv): string {
   return renderTemplate("prometheus/prometheus.yml.hbs", prometheusView(t, env));
@@ -20,7 +20,7 @@ export function renderBlackboxDefaults(): string {
 
 /** /etc/default/prometheus: Prometheus on loopback (its port rule is `local`). */
 export function renderPrometheusDefaults(): string {
-  return renderTemplate("prometheus/prometheus.default.hbs", { listen: `127.0.0.1:${PORTS.prometheus}` });
+  return renderTemplate("prometheus/prometheus.default.hbs", { listen: `127.0.0.1:${PORTS.prometheus}`, web_config: PROMETHEUS_WEB_CONFIG });
 }
 
 export function renderAlertmanagerConfig(t: Topology): string {
@@ -36,4 +36,9 @@ export function renderAlertmanagerDefaults(t: Topology, host: Host, env: RenderE
  * hash, which Ansible fills in at run time. */
 export function renderAlertmanagerWebConfig(): string {
   return renderTemplate("alertmanager/web.yml.hbs", alertmanagerWebView());
+}
+
+/** Prometheus's web config (basic auth on its loopback API): the prometheus role fills the hash in. */
+export function renderPrometheusWebConfig(): string {
+  return renderTemplate("prometheus/web.yml.hbs", prometheusWebView());
 }

@@ -1,68 +1,78 @@
 // Prometheus (with the blackbox exporter for the app's health path) and Alertmanager.
 import { PORTS } from "../../lib/model/ports";
-import { renderAlertmanagerWebConfig } from "../render/monitoring";
+import { renderAlertmanagerWebConfig, renderPrometheusWebConfig } from "../render/monitoring";
 import { PRODUCTION_TLS } from "../render-env";
 import { ALERTMANAGER_HOOK_TOKEN_FILE } from "../views/failover";
 import {
-  ALERTMANAGER_HASH_FACT, ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG, PROMETHEUS_RULES_DIR,
+  ALERTMANAGER_HASH_FACT, ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG, PROMETHEUS_HASH_FACT,
+  PROMETHEUS_RULES_DIR, PROMETHEUS_WEB_CONFIG,
 } from "../views/monitoring";
 import { SSL_CERT_GROUP } from "./pki";
 import { apt, copyFile, directory, handler, HOST_FILES, secretFile, SHARED_FILES, started, type Role, type Task } from "./role";
 
 const password = `{{ ${ALERTMANAGER_PASSWORD_VAULT} }}`;
-const current = "alertmanager_web_current";
-const currentStat = "alertmanager_web_stat";
 
 /** A bcrypt hash is salted, so hashing the password again changes the web config at every run. Keep
  * the stored hash while the Vault password still verifies against it (hashed again with the stored
  * salt and cost, on the controller); hash anew, with a new salt, only when it does not (first run, or
- * the password was rotated). */
-export const ALERTMANAGER_HASH_EXPRESSION = [
-  `{%- set stored = ((${current}.content | default('') | b64decode | from_yaml) or {}).get('basic_auth_users', {}).get('${ALERTMANAGER_USER}', '') -%}`,
-  "{%- set bcrypt = stored is match('[$]2[aby][$][0-9][0-9][$]') -%}",
-  `{%- if bcrypt and (${ALERTMANAGER_PASSWORD_VAULT} | password_hash('bcrypt', salt=stored[7:29], rounds=stored[4:6] | int, ident=stored[1:3])) == stored -%}`,
-  "{{ stored }}",
-  `{%- else -%}{{ ${ALERTMANAGER_PASSWORD_VAULT} | password_hash('bcrypt', rounds=12) }}{%- endif -%}`,
-].join("\n");
+ * the password was rotated). `current` is the slurped web config. */
+export function hashExpression(current: string): string {
+  return [
+    `{%- set stored = ((${current}.content | default('') | b64decode | from_yaml) or {}).get('basic_auth_users', {}).get('${ALERTMANAGER_USER}', '') -%}`,
+    "{%- set bcrypt = stored is match('[$]2[aby][$][0-9][0-9][$]') -%}",
+    `{%- if bcrypt and (${ALERTMANAGER_PASSWORD_VAULT} | password_hash('bcrypt', salt=stored[7:29], rounds=stored[4:6] | int, ident=stored[1:3])) == stored -%}`,
+    "{{ stored }}",
+    `{%- else -%}{{ ${ALERTMANAGER_PASSWORD_VAULT} | password_hash('bcrypt', rounds=12) }}{%- endif -%}`,
+  ].join("\n");
+}
 
-/** Alertmanager's web config: HTTPS with the host's certificate and basic auth, the hash kept stable. */
+/** A web config (exporter-toolkit's --web.config.file) with the password's bcrypt hash, kept stable. */
+function hashedWebConfig(o: { service: "Alertmanager" | "Prometheus"; file: string; fact: string; what: string; content: string }): Task[] {
+  const prefix = o.service.toLowerCase();
+  const [current, stat] = [`${prefix}_web_current`, `${prefix}_web_stat`];
+  return [
+    { name: `Look for ${o.service}'s web config`, "ansible.builtin.stat": { path: o.file }, register: stat },
+    { name: `Read ${o.service}'s stored password hash`, "ansible.builtin.slurp": { src: o.file }, register: current, when: `${stat}.stat.exists`, no_log: true },
+    {
+      name: `Keep ${o.service}'s stored hash while the Vault password verifies against it, else hash it anew`,
+      "ansible.builtin.set_fact": { [o.fact]: hashExpression(current) },
+      no_log: true,
+    },
+    {
+      // Without python3-passlib on the controller, Ansible's bcrypt gives "*0", which no password matches.
+      name: `Check that the controller made a bcrypt hash for ${o.service}`,
+      "ansible.builtin.assert": {
+        that: [`${o.fact} is match('[$]2[aby][$][0-9][0-9][$][./A-Za-z0-9]{53}$')`],
+        fail_msg: `Ansible on the controller made no bcrypt hash for ${o.service}'s web config; install python3-passlib there (apt install python3-passlib).`,
+        quiet: true,
+      },
+    },
+    // Read at every request: a new password (or certificate) needs no restart.
+    secretFile(`Write ${o.service}'s web config (${o.what})`, o.file, o.content.trimEnd().split("\n"), { owner: "root", group: "prometheus", mode: "0640" }),
+  ];
+}
+
+/** Alertmanager's web config: HTTPS with the host's certificate and basic auth. */
 const webConfigTasks: Task[] = [
   { name: "Let Alertmanager read the host's TLS key", "ansible.builtin.user": { name: "prometheus", groups: [SSL_CERT_GROUP], append: true }, notify: "Restart alertmanager" },
-  { name: "Look for Alertmanager's web config", "ansible.builtin.stat": { path: ALERTMANAGER_WEB_CONFIG }, register: currentStat },
-  { name: "Read the stored password hash", "ansible.builtin.slurp": { src: ALERTMANAGER_WEB_CONFIG }, register: current, when: `${currentStat}.stat.exists`, no_log: true },
-  {
-    name: "Keep the stored hash while the Vault password verifies against it, else hash it anew",
-    "ansible.builtin.set_fact": { [ALERTMANAGER_HASH_FACT]: ALERTMANAGER_HASH_EXPRESSION },
-    no_log: true,
-  },
-  {
-    // Without python3-passlib on the controller, Ansible's bcrypt gives "*0", which no password matches.
-    name: "Check that the controller made a bcrypt hash",
-    "ansible.builtin.assert": {
-      that: [`${ALERTMANAGER_HASH_FACT} is match('[$]2[aby][$][0-9][0-9][$][./A-Za-z0-9]{53}$')`],
-      fail_msg: "Ansible on the controller made no bcrypt hash for Alertmanager's web config; install python3-passlib there (apt install python3-passlib).",
-      quiet: true,
-    },
-  },
-  // Read at every request: a new password or certificate needs no restart.
-  secretFile("Write Alertmanager's web config (HTTPS, basic auth)", ALERTMANAGER_WEB_CONFIG, renderAlertmanagerWebConfig().trimEnd().split("\n"), {
-    owner: "root", group: "prometheus", mode: "0640",
-  }),
+  ...hashedWebConfig({ service: "Alertmanager", file: ALERTMANAGER_WEB_CONFIG, fact: ALERTMANAGER_HASH_FACT, what: "HTTPS, basic auth", content: renderAlertmanagerWebConfig() }),
 ];
 
-/** Converge-time proof: Alertmanager answers over verified HTTPS with the password (the restart a new
- * web config flag needs runs first). */
-const readyCheck: Task[] = [
-  { name: "Apply a pending Alertmanager restart before checking it", "ansible.builtin.meta": "flush_handlers" },
-  {
-    name: "Wait for Alertmanager to answer over HTTPS with the password",
-    "ansible.builtin.uri": {
-      url: `https://127.0.0.1:${PORTS.alertmanager}/api/v2/status`, ca_path: PRODUCTION_TLS.caFile,
-      url_username: ALERTMANAGER_USER, url_password: password, force_basic_auth: true, status_code: 200,
+/** The same password on Prometheus's loopback-only API (no TLS: it never leaves the host). */
+const prometheusWebTasks = hashedWebConfig({ service: "Prometheus", file: PROMETHEUS_WEB_CONFIG, fact: PROMETHEUS_HASH_FACT, what: "basic auth", content: renderPrometheusWebConfig() });
+
+/** Converge-time proof: a service answers with the password (the restart a new web config flag needs runs first). */
+function readyCheck(service: string, url: string, extra: Record<string, unknown>): Task[] {
+  const register = `${service.toLowerCase()}_ready`;
+  return [
+    { name: `Apply a pending ${service} restart before checking it`, "ansible.builtin.meta": "flush_handlers" },
+    {
+      name: `Wait for ${service} to answer with the password`,
+      "ansible.builtin.uri": { url, ...extra, url_username: ALERTMANAGER_USER, url_password: password, force_basic_auth: true, status_code: 200 },
+      register, until: `${register}.status == 200`, retries: 30, delay: 2, no_log: true,
     },
-    register: "alertmanager_ready", until: "alertmanager_ready.status == 200", retries: 30, delay: 2, no_log: true,
-  },
-];
+  ];
+}
 
 export const prometheusRole: Role = {
   name: "prometheus",
@@ -79,10 +89,14 @@ export const prometheusRole: Role = {
     // Before the config that names it (promtool checks that the file exists); read at every request.
     secretFile("Write the password Prometheus presents to Alertmanager", ALERTMANAGER_PASSWORD_FILE, [password], { owner: "root", group: "prometheus", mode: "0640" }),
     copyFile("Install prometheus.yml", `${SHARED_FILES}/prometheus/prometheus.yml`, "/etc/prometheus/prometheus.yml", { mode: "0644", validate: "promtool check config %s", notify: "Reload prometheus" }),
-    copyFile("Keep Prometheus on loopback", `${SHARED_FILES}/prometheus/prometheus.default`, "/etc/default/prometheus", { mode: "0644", notify: "Restart prometheus" }),
+    ...prometheusWebTasks,
+    copyFile("Keep Prometheus on loopback, behind its web config", `${SHARED_FILES}/prometheus/prometheus.default`, "/etc/default/prometheus", { mode: "0644", notify: "Restart prometheus" }),
     copyFile("Keep the blackbox exporter on loopback", `${SHARED_FILES}/prometheus/blackbox.default`, "/etc/default/prometheus-blackbox-exporter", { mode: "0644", notify: "Restart blackbox exporter" }),
   ],
-  service: [started("Run Prometheus", "prometheus"), started("Run the blackbox exporter", "prometheus-blackbox-exporter")],
+  service: [
+    started("Run Prometheus", "prometheus"), started("Run the blackbox exporter", "prometheus-blackbox-exporter"),
+    ...readyCheck("Prometheus", `http://127.0.0.1:${PORTS.prometheus}/-/ready`, {}),
+  ],
   handlers: [
     handler("Reload prometheus", "prometheus", "reloaded"), handler("Restart prometheus", "prometheus", "restarted"),
     handler("Restart blackbox exporter", "prometheus-blackbox-exporter", "restarted"),
@@ -103,6 +117,9 @@ export const alertmanagerRole: Role = {
     copyFile("Install alertmanager.yml", `${SHARED_FILES}/alertmanager/alertmanager.yml`, "{{ alertmanager_config_file }}", { mode: "0644", validate: "amtool check-config %s", notify: "Reload alertmanager" }),
     copyFile("Join the Alertmanager cluster", `${HOST_FILES}/alertmanager.default`, "/etc/default/prometheus-alertmanager", { mode: "0644", notify: "Restart alertmanager" }),
   ],
-  service: [started("Run Alertmanager", "prometheus-alertmanager"), ...readyCheck],
+  service: [
+    started("Run Alertmanager", "prometheus-alertmanager"),
+    ...readyCheck("Alertmanager", `https://127.0.0.1:${PORTS.alertmanager}/api/v2/status`, { ca_path: PRODUCTION_TLS.caFile }),
+  ],
   handlers: [handler("Reload alertmanager", "prometheus-alertmanager", "reloaded"), handler("Restart alertmanager", "prometheus-alertmanager", "restarted")],
 };

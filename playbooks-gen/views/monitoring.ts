@@ -22,6 +22,9 @@ export const ALERTMANAGER_PASSWORD_FILE = "/etc/prometheus/alertmanager-password
 /** The fact the alertmanager role puts the hash in: the stored one while the Vault password still
  * verifies against it, a new one (new salt) otherwise. */
 export const ALERTMANAGER_HASH_FACT = "alertmanager_password_hash";
+/** Prometheus's --web.config.file: the same user and password on its loopback-only API. */
+export const PROMETHEUS_WEB_CONFIG = "/etc/prometheus/web.yml";
+export const PROMETHEUS_HASH_FACT = "prometheus_password_hash";
 
 /** Where Alertmanager posts critical database alerts: the failover hook beside it (see views/failover.ts). */
 export const FAILOVER_WEBHOOK_URL = `http://${FAILOVER_HOOK_LISTEN}/failover`;
@@ -98,6 +101,11 @@ export function alertmanagerView(t: Topology) {
 /** The web config: Jinja fills the hash in at run time (the role computes it on the controller). */
 export function alertmanagerWebView() {
   return { cert_file: PRODUCTION_TLS.certFile, key_file: PRODUCTION_TLS.keyFile, user: ALERTMANAGER_USER, hash: `{{ ${ALERTMANAGER_HASH_FACT} }}` };
+}
+
+/** Prometheus's web config: basic auth only (it listens on loopback). */
+export function prometheusWebView() {
+  return { user: ALERTMANAGER_USER, hash: `{{ ${PROMETHEUS_HASH_FACT} }}` };
 }
 
 export function alertmanagerArgsView(t: Topology, host: Host, env: RenderEnv) {
