@@ -133,9 +133,13 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
   // the Patroni user outside its prefix.
   items.push(...await checkEtcdRefusals(t, vault, privateIp));
 
+  // Prometheus's and Alertmanager's APIs answer only with the password (as curl's config on stdin).
+  const monitoringApi = (host: string, url: string) => execOn(host, ["/bin/sh", "-c", `curl -sf --cacert ${PRODUCTION_TLS.caFile} -K - ${q(url)}`],
+    { timeoutMs: 30_000, input: `user = "${ALERTMANAGER_USER}:${vault[ALERTMANAGER_PASSWORD_VAULT] ?? ""}"\n` });
+
   // Prometheus: every target up (the blackbox probes of the app hosts included), no alert firing.
   for (const h of hostsRunning(t, "prometheus")) {
-    const targets = await sh(h.name, `curl -sf http://127.0.0.1:${PORTS.prometheus}/api/v1/targets?state=active`);
+    const targets = await monitoringApi(h.name, `http://127.0.0.1:${PORTS.prometheus}/api/v1/targets?state=active`);
     try {
       const active = JSON.parse(targets.stdout).data.activeTargets as Array<{ health: string; scrapeUrl: string; labels: Record<string, string>; lastError: string }>;
       const down = active.filter((x) => x.health !== "up");
@@ -145,7 +149,7 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
     } catch {
       add(`Prometheus on ${h.name}: every target up`, false, targets.stderr.trim() || "no answer");
     }
-    const alerts = await sh(h.name, `curl -sf http://127.0.0.1:${PORTS.prometheus}/api/v1/alerts`);
+    const alerts = await monitoringApi(h.name, `http://127.0.0.1:${PORTS.prometheus}/api/v1/alerts`);
     try {
       const firing = (JSON.parse(alerts.stdout).data.alerts as Array<{ state: string; labels: Record<string, string> }>).filter((a) => a.state === "firing");
       add(`Prometheus on ${h.name}: no alert firing`, firing.length === 0, firing.map((a) => `${a.labels.alertname} ${a.labels.instance ?? a.labels.region ?? ""}`).join("; ") || "none");
@@ -155,9 +159,8 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
   }
   const am = hostsRunning(t, "alertmanager");
   for (const h of am) {
-    // HTTPS with basic auth (the password as curl's config on stdin); 127.0.0.1 is in the host's certificate.
-    const r = await execOn(h.name, ["/bin/sh", "-c", `curl -sf --cacert ${PRODUCTION_TLS.caFile} -K - https://127.0.0.1:${PORTS.alertmanager}/api/v2/status`],
-      { timeoutMs: 30_000, input: `user = "${ALERTMANAGER_USER}:${vault[ALERTMANAGER_PASSWORD_VAULT] ?? ""}"\n` });
+    // HTTPS with basic auth; 127.0.0.1 is in the host's certificate.
+    const r = await monitoringApi(h.name, `https://127.0.0.1:${PORTS.alertmanager}/api/v2/status`);
     let peers = -1;
     try {
       peers = JSON.parse(r.stdout).cluster.peers.length;
