@@ -18,7 +18,7 @@ export const VAULT_VARIABLES: ReadonlyArray<readonly [name: string, description:
   ["vault_pgbackrest_s3_key_secret", "Spaces secret key for that access key."],
   ["vault_pgbackrest_cipher_pass", "Passphrase pgBackRest encrypts the repository with (keep a copy offline)."],
   ["vault_app_session_secret", "The app's session signing secret."],
-  ["vault_alertmanager_password", "Password of Alertmanager's API (user shop; Prometheus, the checks and operators); the hosts keep only its bcrypt hash. At most 72 bytes."],
+  ["vault_alertmanager_password", "Password of Alertmanager's and Prometheus's APIs (user shop; Prometheus, the checks and operators); the hosts keep only its bcrypt hash. At most 72 bytes."],
   ["vault_failover_hook_token", "Bearer token Alertmanager presents to the failover hook (any other caller gets 401); e.g. `openssl rand -hex 32`."],
   ["vault_failover_digitalocean_token", "standby-cluster mode: DigitalOcean token (droplet write scope) the failover hook powers the old region's database droplets off with."],
 ];
