@@ -102,7 +102,9 @@ export function failoverPatronictlView(t: Topology, env: RenderEnv) {
 export function failoverHookHost(t: Topology, env: RenderEnv): Host {
   const listen = failoverHookEnv(env).listen.replace(/:\d+$/, "");
   const region = survivingRegion(t);
-  const host = hostsOf(t).find((h) => env.failoverHook !== undefined && env.addressOf(h.name) === listen)
+  // The lab knows only the hosts it boots: addressOf throws for the others.
+  const addressOf = (h: Host) => { try { return env.addressOf(h.name); } catch { return undefined; } };
+  const host = hostsOf(t).find((h) => env.failoverHook !== undefined && addressOf(h) === listen)
     ?? hostsOf(t).find((h) => h.region === region && h.tier === "monitoring") ?? hostsOf(t).find((h) => h.region === region);
   if (!host) throw new Error(`topology has no host in region ${region} for the failover hook`);
   return host;
