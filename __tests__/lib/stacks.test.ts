@@ -147,7 +147,7 @@ describe("stacks", () => {
 
   it("builds a standby-cluster topology's two regions without a witness", () => {
     const { stacks: sc } = synthStacks(variant((d) => {
-      d.database.mode = "standby-cluster";
+      d.database.mode = "standby-cluster"; for (const r of d.regions) if (r.tiers.etcd) r.tiers.etcd.count = 3;
       d.regions = d.regions.filter((r: Json) => r.role !== "witness");
       d.regions[1].tiers.redis.count = 3; // Sentinels outside nyc1 must be a majority
     }));

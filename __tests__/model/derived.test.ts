@@ -24,19 +24,19 @@ describe("hosts", () => {
   });
 
   it("keeps one Sentinel per region in standby-cluster mode with a witness, so losing the primary region leaves a majority", () => {
-    const sc = variant((d) => { d.database.mode = "standby-cluster"; });
+    const sc = variant((d) => { d.database.mode = "standby-cluster"; for (const r of d.regions) if (r.tiers.etcd) r.tiers.etcd.count = 3; });
     const sentinels = hostsOf(sc).filter((h) => h.services.includes("sentinel")).map((h) => h.name);
     expect(sentinels).toEqual(["redis-nyc1-1", "redis-ams3-1", "witness-lon1-1"]);
   });
 
   it("runs a Sentinel on every Redis host in a two-region standby-cluster topology (no witness)", () => {
-    const sc = variant((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); d.regions[1].tiers.redis.count = 3; });
+    const sc = variant((d) => { d.database.mode = "standby-cluster"; for (const r of d.regions) if (r.tiers.etcd) r.tiers.etcd.count = 3; d.regions.pop(); d.regions[1].tiers.redis.count = 3; });
     const sentinels = hostsOf(sc).filter((h) => h.services.includes("sentinel")).map((h) => h.name);
     expect(sentinels).toEqual(["redis-nyc1-1", "redis-nyc1-2", "redis-ams3-1", "redis-ams3-2", "redis-ams3-3"]);
   });
 
   it("runs no etcd on a standby-cluster witness (each region has its own etcd)", () => {
-    const sc = variant((d) => { d.database.mode = "standby-cluster"; });
+    const sc = variant((d) => { d.database.mode = "standby-cluster"; for (const r of d.regions) if (r.tiers.etcd) r.tiers.etcd.count = 3; });
     expect(hostsOf(sc).find((h) => h.tier === "witness")!.services).toEqual(["sentinel", "alertmanager", "node_exporter"]);
   });
 
@@ -58,7 +58,7 @@ describe("ports", () => {
   });
 
   it("opens only what the tier's hosts in that region run", () => {
-    const sc = variant((d) => { d.database.mode = "standby-cluster"; });
+    const sc = variant((d) => { d.database.mode = "standby-cluster"; for (const r of d.regions) if (r.tiers.etcd) r.tiers.etcd.count = 3; });
     expect(inboundRulesFor(sc, "witness", "lon1").map((r) => r.port)).not.toContain(2379);
     expect(inboundRulesFor(t, "witness", "lon1").map((r) => r.port)).toEqual(expect.arrayContaining([2379, 2380, 26379]));
   });

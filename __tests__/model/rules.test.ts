@@ -128,16 +128,16 @@ describe("topology validation rules", () => {
   });
 
   it("fails on a two-region standby-cluster Redis placement whose Sentinels cannot elect when the primary region is lost", () => {
-    expect(problemsOf((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); })).toContain(
+    expect(problemsOf((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); for (const r of d.regions) if (r.tiers.etcd) r.tiers.etcd.count = 3; })).toContain(
       "Redis Sentinels outside the primary region nyc1 must be a majority (2 of 3) to elect a new Redis primary when nyc1 is lost, got 1 (one per redis host); add a witness region with tiers.witness, or move Redis hosts out of nyc1",
     );
-    expect(problemsOf((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); d.regions[1].tiers.redis.count = 2; })).toContain(
+    expect(problemsOf((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); for (const r of d.regions) if (r.tiers.etcd) r.tiers.etcd.count = 3; d.regions[1].tiers.redis.count = 2; })).toContain(
       "Redis Sentinels outside the primary region nyc1 must be a majority (3 of 4) to elect a new Redis primary when nyc1 is lost, got 2 (one per redis host); add a witness region with tiers.witness, or move Redis hosts out of nyc1",
     );
   });
 
   it("accepts two regions when the secondary's Sentinels are a majority", () => {
-    expect(() => variant((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); d.regions[1].tiers.redis.count = 3; })).not.toThrow();
+    expect(() => variant((d) => { d.database.mode = "standby-cluster"; d.regions.pop(); for (const r of d.regions) if (r.tiers.etcd) r.tiers.etcd.count = 3; d.regions[1].tiers.redis.count = 3; })).not.toThrow();
   });
 
   it("fails on service tiers in a witness region", () => {
@@ -152,8 +152,19 @@ describe("topology validation rules", () => {
     );
   });
 
+  it("fails on a standby cluster whose region has a single etcd member (its loss stops that region's cluster)", () => {
+    const standby = (d: Parameters<Parameters<typeof problemsOf>[0]>[0]) => { d.database.mode = "standby-cluster"; d.regions[0].tiers.etcd = { count: 1 }; d.regions[1].tiers.etcd = { count: 3 }; };
+    expect(problemsOf(standby)).toContain(
+      "regions[0].tiers.etcd.count must be 3 or 5 in standby-cluster mode, where each region runs its own etcd, got 1: losing that one etcd droplet stops nyc1's Patroni cluster (its primary demotes itself without its DCS); set tiers.etcd.count: 3",
+    );
+    expect(problemsOf((d) => { standby(d); d.regions[0].tiers.etcd = { count: 2 }; })).toContain(
+      "regions[0].tiers.etcd.count must be odd and >= 3 (3 or 5) in standby-cluster mode, where each region runs its own etcd, got 2",
+    );
+    expect(() => variant((d) => { standby(d); d.regions[0].tiers.etcd = { count: 3 }; })).not.toThrow();
+  });
+
   it("fails on a standby cluster with more than one secondary region", () => {
-    expect(problemsOf((d) => { d.database.mode = "standby-cluster"; d.regions[2] = { ...d.regions[1], slug: "fra1", vpcRange: "10.120.0.0/20" }; })).toContain(
+    expect(problemsOf((d) => { d.database.mode = "standby-cluster"; for (const r of d.regions) if (r.tiers.etcd) r.tiers.etcd.count = 3; d.regions[2] = { ...d.regions[1], slug: "fra1", vpcRange: "10.120.0.0/20" }; })).toContain(
       'database.mode "standby-cluster" needs exactly one secondary region (the standby cluster), got 2',
     );
   });

@@ -4,12 +4,12 @@
 import * as yaml from "js-yaml";
 import { generateTree } from "../../playbooks-gen/generate";
 import { ansibleConditions } from "./ansible-eval";
-import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
+import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample, standbyOutputs } from "./fixtures";
 
 type Task = Record<string, unknown>;
 
 const tree = generateTree(example(), exampleOutputs(), EXAMPLE_OUTPUTS);
-const standbyTree = generateTree(standbyExample(), exampleOutputs(), EXAMPLE_OUTPUTS);
+const standbyTree = generateTree(standbyExample(), standbyOutputs(), EXAMPLE_OUTPUTS);
 const load = <T = Task[]>(file: string, from = tree) => yaml.load(from[file]) as T;
 
 /** Every mapping anywhere inside a parsed YAML document (tasks inside blocks and plays included). */
@@ -133,7 +133,7 @@ describe("etcd: a new cluster forms from the rendered configs, not from the pack
     for (const [host, members] of [["etcd-nyc1-1", ["etcd-nyc1-1", "etcd-ams3-1", "witness-lon1-1"]], ["witness-lon1-1", ["etcd-nyc1-1", "etcd-ams3-1", "witness-lon1-1"]]] as const) {
       expect(load<Task>(`inventory/host_vars/${host}.yml`).etcd_cluster_members).toEqual(members);
     }
-    expect(load<Task>("inventory/host_vars/etcd-ams3-1.yml", standbyTree).etcd_cluster_members).toEqual(["etcd-ams3-1"]);
+    expect(load<Task>("inventory/host_vars/etcd-ams3-1.yml", standbyTree).etcd_cluster_members).toEqual(["etcd-ams3-1", "etcd-ams3-2", "etcd-ams3-3"]);
   });
 
   it("restarts members one at a time after a config change, but not a member that just started with its final config", () => {

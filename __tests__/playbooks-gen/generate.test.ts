@@ -4,7 +4,7 @@ import { OutputsError, type DeployOutputs } from "../../lib/model/outputs";
 import { MARKER } from "../../playbooks-gen/engine/marker";
 import { generateTree, ROLES } from "../../playbooks-gen/generate";
 import { VAULT_VARIABLES } from "../../playbooks-gen/roles/vault";
-import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
+import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample, standbyOutputs } from "./fixtures";
 
 const t = example();
 const outputs = exampleOutputs();
@@ -135,7 +135,7 @@ describe("generateTree (example topology and outputs)", () => {
   it("ships the guarded sync-off playbook in stretched mode and the fencing promotion in standby-cluster mode", () => {
     expect(tree).toHaveProperty(["playbooks/region-failover.yml"]);
     expect(tree).not.toHaveProperty(["playbooks/promote-region.yml"]);
-    const standby = generateTree(standbyExample(), outputs, EXAMPLE_OUTPUTS);
+    const standby = generateTree(standbyExample(), standbyOutputs(), EXAMPLE_OUTPUTS);
     const plays = yaml.load(standby["playbooks/promote-region.yml"]) as Array<{ name: string }>;
     const fence = plays.findIndex((p) => p.name.startsWith("Fence"));
     const promote = plays.findIndex((p) => p.name.startsWith("Promote"));

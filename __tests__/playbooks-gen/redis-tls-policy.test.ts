@@ -5,7 +5,7 @@ import { PORTS } from "../../lib/model/ports";
 import { generateTree } from "../../playbooks-gen/generate";
 import { PRODUCTION_TLS } from "../../playbooks-gen/render-env";
 import { redisTlsLines } from "../../playbooks-gen/views/redis-acl";
-import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
+import { example, EXAMPLE_OUTPUTS, standbyExample, outputsFor } from "./fixtures";
 
 type Task = Record<string, unknown>;
 
@@ -19,7 +19,7 @@ function strings(value: unknown, out: Array<string | string[]> = []): Array<stri
 }
 
 describe.each([["stretched", example()], ["standby-cluster", standbyExample()]])("Redis TLS policy over the generated tree (%s example)", (_, t) => {
-  const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
+  const tree = generateTree(t, outputsFor(t), EXAMPLE_OUTPUTS);
   const taskFile = (role: string, list: string) => yaml.load(tree[`playbooks/roles/${role}/${list}/main.yml`] ?? tree[`playbooks/roles/${role}/tasks/${list}.yml`]) as Task[];
 
   it("writes every Redis and Sentinel config TLS only: the TLS lines, no plain-text port", () => {

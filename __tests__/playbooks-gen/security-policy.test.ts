@@ -20,7 +20,7 @@ import { aclPasswordHash, REDIS_USERS, usersOn } from "../../playbooks-gen/views
 import { ansibleConditions } from "./ansible-eval";
 import { PORTS } from "../../lib/model/ports";
 import { synthStacks } from "../support/synth";
-import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
+import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample, outputsFor } from "./fixtures";
 
 type Task = Record<string, unknown>;
 
@@ -53,7 +53,7 @@ const REDIS_SECRET = [
 const redisSecrets = (text: string) => REDIS_SECRET.filter((p) => p.test(text)).length;
 
 describe.each([["stretched", example()], ["standby-cluster", standbyExample()]])("security policy over the generated tree (%s example)", (_, t) => {
-  const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
+  const tree = generateTree(t, outputsFor(t), EXAMPLE_OUTPUTS);
   const tasks = tasksOf(tree);
   const copyContent = (role: string, dest: string) => {
     const task = tasks.find(([f, x]) => f === `playbooks/roles/${role}/tasks/configure.yml` && String((x["ansible.builtin.copy"] as Task | undefined)?.dest ?? "").endsWith(dest));
@@ -166,7 +166,7 @@ describe("the failover hook (stretched example with synchronous_mode)", () => {
 });
 
 describe.each([["stretched", example()], ["standby-cluster", standbyExample()]])("Alertmanager's clients (%s example)", (_, t) => {
-  const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
+  const tree = generateTree(t, outputsFor(t), EXAMPLE_OUTPUTS);
   const tasks = tasksOf(tree);
 
   it("every Alertmanager client in the tree uses HTTPS verified with the CA and carries the credentials", () => {
@@ -220,7 +220,7 @@ describe.each([["stretched", example()], ["standby-cluster", standbyExample()]])
 describe("Prometheus", () => {
   it("listens on loopback only, behind its web config, and no firewall opens its port", () => {
     const t = example();
-    const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
+    const tree = generateTree(t, outputsFor(t), EXAMPLE_OUTPUTS);
     expect(tree["files/prometheus/prometheus.default"]).toMatch(new RegExp(`^ARGS="--web.config.file=${PROMETHEUS_WEB_CONFIG} --web.listen-address=127\\.0\\.0\\.1:${PORTS.prometheus}"$`, "m"));
     const { stacks } = synthStacks(t);
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -246,7 +246,7 @@ const plainEtcdUrls = (file: string, text: string): string[] => [
 ].map((m) => `${file}: ${m[0]}`);
 
 describe.each([["stretched", example()], ["standby-cluster", standbyExample()]])("etcd's clients and peers (%s example)", (_, t) => {
-  const tree = generateTree(t, exampleOutputs(), EXAMPLE_OUTPUTS);
+  const tree = generateTree(t, outputsFor(t), EXAMPLE_OUTPUTS);
 
   it("has no http:// etcd URL anywhere in the generated tree", () => {
     expect(Object.entries(tree).flatMap(([file, text]) => plainEtcdUrls(file, text))).toEqual([]);

@@ -9,7 +9,7 @@ import * as yaml from "js-yaml";
 import { writeTree } from "../../playbooks-gen/engine/tree";
 import { generateTree } from "../../playbooks-gen/generate";
 import { requireDebianPackages } from "../support/debian";
-import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
+import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample, standbyOutputs } from "./fixtures";
 
 /** Runs a checker with a time bound; returns its combined output, failing the test on a non-zero exit. */
 function check(command: string, args: readonly string[], cwd: string, timeoutMs = 60_000): string {
@@ -93,7 +93,7 @@ describe("the generated tree passes the real tools", () => {
     dir = path.join(root, "stretched");
     standbyDir = path.join(root, "standby");
     writeTree(dir, generateTree(example(), exampleOutputs(), EXAMPLE_OUTPUTS));
-    writeTree(standbyDir, generateTree(standbyExample(), exampleOutputs(), EXAMPLE_OUTPUTS));
+    writeTree(standbyDir, generateTree(standbyExample(), standbyOutputs(), EXAMPLE_OUTPUTS));
   });
 
   afterAll(() => fs.rmSync(path.dirname(dir), { recursive: true, force: true }));

@@ -19,7 +19,7 @@ describe("cluster membership", () => {
 
   it("stays inside the region in standby-cluster mode", () => {
     const s = standbyExample();
-    expect(names(etcdClusterOf(s, "ams3"))).toEqual(["etcd-ams3-1"]);
+    expect(names(etcdClusterOf(s, "ams3"))).toEqual(["etcd-ams3-1", "etcd-ams3-2", "etcd-ams3-3"]);
     expect(names(postgresClusterOf(s, "nyc1"))).toEqual(["pg-nyc1-1", "pg-nyc1-2"]);
   });
 

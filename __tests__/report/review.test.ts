@@ -52,7 +52,7 @@ describe("review diagram", () => {
   it("draws a standby-cluster topology with one etcd quorum per region and the standby cluster asynchronous", () => {
     const standby = loadTopology(path.join(__dirname, "../../examples/topology-standby-cluster.yaml"), {});
     const r = buildReview({ topology: standby, stacks: synthStacks(standby).stacks });
-    expect(r.diagram.nodes.filter((n) => n.id.startsWith("etcd_quorum")).map((n) => n.label)).toEqual(["etcd quorum 1 of 1<br/>etcd-nyc1-1", "etcd quorum 1 of 1<br/>etcd-ams3-1"]);
+    expect(r.diagram.nodes.filter((n) => n.id.startsWith("etcd_quorum")).map((n) => n.label)).toEqual(["etcd quorum 2 of 3<br/>etcd-nyc1-1, etcd-nyc1-2, etcd-nyc1-3", "etcd quorum 2 of 3<br/>etcd-ams3-1, etcd-ams3-2, etcd-ams3-3"]);
     expect(r.diagram.edges.find((e) => e.to === "pg_ams3_1")?.label).toBe("async (standby cluster)");
   });
 });

@@ -39,10 +39,12 @@ export function problemsOf(edit: (doc: Doc) => void, env: NodeJS.ProcessEnv = {}
   throw new Error("expected the topology to be rejected, but it was accepted");
 }
 
-/** A standby-cluster topology: two regions, each with its own etcd; ams3's three Redis hosts (one
+/** A standby-cluster topology: two regions, each with its own three-member etcd; ams3's three Redis hosts (one
  * Sentinel each) outvote nyc1's two, so Sentinels can elect when nyc1 is lost. */
 export function standbyClusterEdit(doc: Doc): void {
   doc.database.mode = "standby-cluster";
   doc.regions = doc.regions.filter((r: Doc) => r.role !== "witness");
   doc.regions[1].tiers.redis.count = 3;
+  // Each region's own etcd: three members, so losing one droplet leaves a majority (rule etcd-layout).
+  for (const r of doc.regions) r.tiers.etcd.count = 3;
 }

@@ -90,8 +90,15 @@ export const RULES: readonly Rule[] = [
       if (t.database.mode === "standby-cluster") {
         return t.regions.flatMap((r, i) => {
           const n = etcdMembers(t, i);
-          return r.role !== "witness" && (n < 1 || n % 2 === 0)
-            ? [`regions[${i}].tiers.etcd.count must be odd (1, 3 or 5) in standby-cluster mode, where each region runs its own etcd, got ${n}`] : [];
+          if (r.role === "witness") return [];
+          if (n === 1) {
+            // One member is its region's whole DCS: losing that droplet leaves the region's Patroni
+            // cluster without its leader key, and its primary demotes itself (writes stop) although every
+            // database node is healthy.
+            return [`regions[${i}].tiers.etcd.count must be 3 or 5 in standby-cluster mode, where each region runs its own etcd, got 1: losing that one etcd droplet stops ${r.slug}'s Patroni cluster (its primary demotes itself without its DCS); set tiers.etcd.count: 3`];
+          }
+          return n < 3 || n % 2 === 0
+            ? [`regions[${i}].tiers.etcd.count must be odd and >= 3 (3 or 5) in standby-cluster mode, where each region runs its own etcd, got ${n}`] : [];
         });
       }
       const perRegion = t.regions.map((r, i) => ({ slug: r.slug, n: etcdMembers(t, i) })).filter((x) => x.n > 0);
