@@ -74,6 +74,8 @@ export class Lab implements DrillBackend {
   }
 
   get preset(): TimingPresetName { return this.state.preset; }
+  /** The topology file this lab was booted from. */
+  get topologyFile(): string { return this.state.topologyFile; }
   get secrets(): Secrets { return this.state.secrets; }
   get wanRttMs(): number { return this.state.wanRttMs ?? 0; }
 

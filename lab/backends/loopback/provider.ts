@@ -20,14 +20,20 @@ export function loopbackCapabilities(options: Pick<LabOptions, "topologyFile" | 
   return new Set(caps);
 }
 
+/** Whether a drill may run on the lab `up` left running: same preset, same topology file, no WAN. */
+export function reusable(running: { readonly preset: TimingPresetName; readonly topologyFile: string } | null, options: Pick<LabOptions, "topologyFile" | "wanRttMs">, preset: TimingPresetName): boolean {
+  return running !== null && running.preset === preset && running.topologyFile === options.topologyFile && !options.wanRttMs;
+}
+
 export function loopbackProvider(options: LabOptions): BackendProvider {
   const announced = new Set<TimingPresetName>();
   return {
     kind: "loopback",
     capabilities: loopbackCapabilities(options),
     async acquire(preset, log) {
-      // A lab left up by `up` has no WAN: reuse it only for drills without one.
-      const reuse = Lab.exists(options.root) && Lab.open(options.root).preset === preset && !options.wanRttMs;
+      // A lab left up by `up` has no WAN: reuse it only for drills without one, and only when it runs
+      // this very topology (a lab of the stretched example cannot stand in for the standby cluster's).
+      const reuse = reusable(Lab.exists(options.root) ? Lab.open(options.root) : null, options, preset);
       // A lab kept up by `up` holds the default addresses: a second one takes the next /24.
       const other = Lab.exists(options.root) && !reuse;
       const opts = other ? { ...options, preset, root: `${options.root}-${preset}`, net: options.net.replace(/\d+$/, (o) => String((Number(o) + 1) % 256)) } : { ...options, preset };
