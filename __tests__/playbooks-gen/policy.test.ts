@@ -4,7 +4,7 @@
 import * as yaml from "js-yaml";
 import { generateTree } from "../../playbooks-gen/generate";
 import { VAULT_VARIABLES } from "../../playbooks-gen/roles/vault";
-import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
+import { example, EXAMPLE_OUTPUTS, standbyExample, outputsFor } from "./fixtures";
 
 type Mapping = Record<string, unknown>;
 
@@ -16,7 +16,7 @@ function mappings(node: unknown): Mapping[] {
 }
 
 describe.each([["stretched", example], ["standby-cluster", standbyExample]])("security policy of the generated tree (%s)", (_mode, topology) => {
-  const tree = generateTree(topology(), exampleOutputs(), EXAMPLE_OUTPUTS);
+  const tree = generateTree(topology(), outputsFor(topology()), EXAMPLE_OUTPUTS);
   const yamlFiles = Object.keys(tree).filter((f) => f.endsWith(".yml"));
   const patroniFiles = Object.keys(tree).filter((f) => /^files\/[^/]+\/patroni\.yml$/.test(f));
 
