@@ -30,22 +30,23 @@ describe("failoverBudget", () => {
   it("counts a region loss through the alert path, the hook's confirmations and the WAN", () => {
     // Alert: PatroniNoLeader for 20 s + probe 5 s + rules 5 s = 30 s from the loss, 16 s after the
     // key's expiry (3 + 11). Hook: one 3 s interval, two checks of 2 s REST timeout + a call
-    // (1.5 s + 14 × 0.1 s), then edit-config (2.9 s): 3 + 9.8 + 2.9 = 15.7.
+    // (4.1 s + 14 × 0.1 s), then edit-config (5.5 s): 3 + 15 + 5.5 = 23.5.
     expect(layers(b.regionLossDatabase)).toEqual({
-      "etcd election": 3, "leader key expiry": 11, "alert path beyond the key's expiry": 16, "hook confirmations": 15.7,
+      "etcd election": 3, "leader key expiry": 11, "alert path beyond the key's expiry": 16, "hook confirmations": 23.5,
       "Patroni writes over the WAN": 1.7, HAProxy: 0.8,
     });
-    expect(b.regionLossDatabase.totalSeconds).toBe(48.2);
+    expect(b.regionLossDatabase.totalSeconds).toBe(56);
     expect(b.regionLossDatabase.rpoBytes).toBe(1048576);
   });
 
   it("uses the lab's own trigger and a given round trip for lab bounds", () => {
-    // No alert path, no REST timeout (stopped processes refuse at once): 3 + 11 + (3 + 2 × 1.5 + 1.5) + 0 + 0.8.
+    // No alert path, no REST timeout (stopped processes refuse at once): 3 + 11 + (3 + 2 × 4.1 + 4.1) + 0 + 0.8.
     const lab = failoverBudget(example(), { trigger: "lab", rttMs: 0 }).regionLossDatabase;
-    expect(layers(lab)).toEqual({ "etcd election": 3, "leader key expiry": 11, "hook confirmations": 7.5, "Patroni writes over the WAN": 0, HAProxy: 0.8 });
-    expect(lab.totalSeconds).toBe(22.3);
-    // The CI run at 60 ms measured 20.8 s; the previous budget said 18.8 s.
-    expect(failoverBudget(example(), { trigger: "lab", rttMs: 60 }).regionLossDatabase.totalSeconds).toBe(25.8);
+    expect(layers(lab)).toEqual({ "etcd election": 3, "leader key expiry": 11, "hook confirmations": 15.3, "Patroni writes over the WAN": 0, HAProxy: 0.8 });
+    expect(lab.totalSeconds).toBe(30.1);
+    // CI's lab run with etcd's TLS and auth measured 15.3 s from the hook's trigger to edit-config done.
+    // A CI run at 60 ms (before etcd's TLS and auth) measured 20.8 s; an older budget said 18.8 s.
+    expect(failoverBudget(example(), { trigger: "lab", rttMs: 60 }).regionLossDatabase.totalSeconds).toBe(33.6);
   });
 
   it("takes each pair's stated round trip: the worst pair of etcd regions, without the lost one after a region loss", () => {
@@ -54,24 +55,24 @@ describe("failoverBudget", () => {
     expect(interRegionRttMs(t, "ams3", "ams3")).toBe(0);
     const pb = failoverBudget(t);
     expect(layers(pb.primaryLoss)["Patroni writes over the WAN"]).toBe(1.4); // 17 × 80 ms
-    // Survivors ams3 and lon1, 10 ms: hook 3 + 2 × (2 + 1.64) + 1.64 = 11.92; writes 0.17.
-    expect(layers(pb.regionLossDatabase)).toMatchObject({ "hook confirmations": 11.9, "Patroni writes over the WAN": 0.2 });
-    expect(pb.regionLossDatabase.totalSeconds).toBe(42.9);
+    // Survivors ams3 and lon1, 10 ms: hook 3 + 2 × (2 + 4.24) + 4.24 = 19.72; writes 0.17.
+    expect(layers(pb.regionLossDatabase)).toMatchObject({ "hook confirmations": 19.7, "Patroni writes over the WAN": 0.2 });
+    expect(pb.regionLossDatabase.totalSeconds).toBe(50.7);
   });
 
   it("counts the customers' gap as max(Cloudflare's monitor, the database's promotion + the load balancer taking the app hosts back)", () => {
-    // Database 48.2 s (above); load balancer: healthy_threshold 3 × 5 s + response timeout 3 s = 18 s;
-    // Cloudflare (business): 15 × (2 + 1) + 5 = 50 s, within 66.2 s, so it adds nothing.
-    expect(layers(b.regionLossEdge)).toEqual({ "database promoted in the surviving region": 48.2, "load balancer takes the app hosts back": 18 });
-    expect(b.regionLossEdge.totalSeconds).toBe(66.2);
+    // Database 56 s (above); load balancer: healthy_threshold 3 × 5 s + response timeout 3 s = 18 s;
+    // Cloudflare (business): 15 × (2 + 1) + 5 = 50 s, within 74 s, so it adds nothing.
+    expect(layers(b.regionLossEdge)).toEqual({ "database promoted in the surviving region": 56, "load balancer takes the app hosts back": 18 });
+    expect(b.regionLossEdge.totalSeconds).toBe(74);
     // The rehearsal's clean-clone CI run measured 60.2 s for customers, over the previous 50 s (Cloudflare alone).
     expect(b.regionLossEdge.totalSeconds).toBeGreaterThanOrEqual(60.2);
-    // Pro (every 60 s): 60 × 3 + 5 = 185 s from the loss, 118.8 s beyond the database and load balancer.
+    // Pro (every 60 s): 60 × 3 + 5 = 185 s from the loss, 111 s beyond the database and load balancer.
     const pro = failoverBudget(variant((d) => { d.cloudflare.plan = "pro"; })).regionLossEdge;
-    expect(layers(pro)).toEqual({ "database promoted in the surviving region": 48.2, "load balancer takes the app hosts back": 18, "Cloudflare monitor beyond them": 118.8 });
+    expect(layers(pro)).toEqual({ "database promoted in the surviving region": 56, "load balancer takes the app hosts back": 18, "Cloudflare monitor beyond them": 111 });
     expect(pro.totalSeconds).toBe(185);
-    // The loopback lab's own trigger: database 22.3 s + 18 s = 40.3 s, so Cloudflare's 50 s decides.
-    expect(layers(failoverBudget(example(), { trigger: "lab", rttMs: 0 }).regionLossEdge)).toMatchObject({ "database promoted in the surviving region": 22.3, "Cloudflare monitor beyond them": 9.7 });
+    // The loopback lab's own trigger: database 30.1 s + 18 s = 48.1 s, so Cloudflare's 50 s decides.
+    expect(layers(failoverBudget(example(), { trigger: "lab", rttMs: 0 }).regionLossEdge)).toMatchObject({ "database promoted in the surviving region": 30.1, "Cloudflare monitor beyond them": 1.9 });
     expect(rtoBudget(example(), { trigger: "lab", rttMs: 0 }).regionLossEdge).toBe(50);
   });
 
@@ -99,9 +100,9 @@ describe("failoverBudget", () => {
     expect(b.regionLossDatabase.partition?.why).toContain("maximum_lag_on_failover + the WAL of 8 s of writes; only synchronous replication across regions bounds it in bytes");
     // The rehearsal's region-partition at 60 ms: the cut-off primary answered as one until 3.5 s after the cut.
     expect(b.regionLossDatabase.partition!.ackWindowSeconds!).toBeGreaterThanOrEqual(3.5);
-    // A standby cluster's primary keeps its own etcd: it acknowledges until the hook's fence (30 + 18 + 120 s).
+    // A standby cluster's primary keeps its own etcd: it acknowledges until the hook's fence (30 + 28.4 + 120 s).
     const s = failoverBudget(variant(standbyClusterEdit)).regionLossDatabase.partition;
-    expect(s?.ackWindowSeconds).toBe(168);
+    expect(s?.ackWindowSeconds).toBe(178.4);
     expect(failoverBudget(variant((d) => { standbyClusterEdit(d); d.database.crossRegionPromotion = "manual"; })).regionLossDatabase.partition?.ackWindowSeconds).toBeNull();
   });
 
@@ -118,9 +119,9 @@ describe("failoverBudget", () => {
 
   it("bounds a standby-cluster promotion by the fence timeout, with no WAN term (each region's own etcd)", () => {
     const s = failoverBudget(variant(standbyClusterEdit));
-    // Three checks: 2 × 3 s + 3 × (2 s REST + 1.5 s) + edit-config 1.5 s = 18.
-    expect(layers(s.regionLossDatabase)).toEqual({ "alert path": 30, "hook confirmations": 18, fence: 120, "standby leader promoted": 2, HAProxy: 0.8 });
-    expect(s.regionLossDatabase.totalSeconds).toBe(170.8);
+    // Three checks: 2 × 3 s + 3 × (2 s REST + 4.1 s) + edit-config 4.1 s = 28.4.
+    expect(layers(s.regionLossDatabase)).toEqual({ "alert path": 30, "hook confirmations": 28.4, fence: 120, "standby leader promoted": 2, HAProxy: 0.8 });
+    expect(s.regionLossDatabase.totalSeconds).toBe(181.2);
     expect(s.regionLossDatabase.rpoBytes).toBeNull();
     expect(layers(s.primaryLoss)).toEqual({ "leader key expiry": 11, HAProxy: 0.8 });
   });
@@ -129,7 +130,7 @@ describe("failoverBudget", () => {
     const m = failoverBudget(variant((d) => { d.database.crossRegionPromotion = "manual"; })).regionLossDatabase;
     expect(m.totalSeconds).toBeNull();
     expect(m.terms.map((x) => x.layer)).toEqual(["etcd election", "leader key expiry", "alert path beyond the key's expiry", "hook confirmations", "operator runs the promotion"]);
-    expect(layers(m)["hook confirmations"]).toBe(12.8); // no edit-config call
+    expect(layers(m)["hook confirmations"]).toBe(18); // no edit-config call
     expect(rtoBudget(variant((d) => { d.database.crossRegionPromotion = "manual"; })).regionLossDatabase).toBeNull();
   });
 

@@ -49,7 +49,7 @@ describe("npm run report", () => {
     const r = run("--out", dir, "--lab-report", LAB_REPORT);
     expect(r.code).toBe(0);
     expect(r.out).toBe(`wrote ${path.join(dir, "REVIEW.md")}: 64 resources, monthly cost $700.00`);
-    expect(fs.readFileSync(path.join(dir, "REVIEW.md"), "utf8")).toContain("| region loss (database) | region-loss | loopback | balanced | 19.74 s | 28.2 s | yes |");
+    expect(fs.readFileSync(path.join(dir, "REVIEW.md"), "utf8")).toContain("| region loss (database) | region-loss | loopback | balanced | 19.74 s | 36 s | yes |");
   });
 
   it("exits 3 and says which figure, when a measurement exceeds its bound (the page is still written)", () => {
@@ -68,12 +68,14 @@ describe("npm run report", () => {
     const ok = run("--out", dir, "--lab-report", rehearsal);
     expect(ok.err).toBe("");
     expect(ok.code).toBe(0);
-    expect(fs.readFileSync(path.join(dir, "REVIEW.md"), "utf8")).toContain("| region loss (customers through the edge) | region-loss (customers) | rehearsal | balanced | 44.15 s | 66.2 s | yes | 0 |");
-    // The rehearsal's region-partition at 60 ms: the database writer's gap 0.2 s over its bound.
+    expect(fs.readFileSync(path.join(dir, "REVIEW.md"), "utf8")).toContain("| region loss (customers through the edge) | region-loss (customers) | rehearsal | balanced | 44.15 s | 74 s | yes | 0 |");
+    // The rehearsal's region-partition at 60 ms: the database writer's gap of 48.4 s was 0.2 s over the
+    // bound before the hook's patronictl calls were measured with etcd's TLS and auth; it is within 56 s now.
     const partition = path.join(__dirname, "fixtures/rehearsal-report-partition.json");
-    const over = run("--out", dir, "--lab-report", rehearsal, "--lab-report", partition);
-    expect(over.code).toBe(3);
-    expect(over.err).toBe(`measured beyond the budget: region-partition (balanced, rehearsal) measured 48.4 s against a bound of 48.2 s for region loss (database) (${partition})`);
+    const both = run("--out", dir, "--lab-report", rehearsal, "--lab-report", partition);
+    expect(both.err).toBe("");
+    expect(both.code).toBe(0);
+    expect(fs.readFileSync(path.join(dir, "REVIEW.md"), "utf8")).toContain("| 48.4 s | 56 s | yes |");
   });
 
   it("gives the same content as JSON with --format json, and compares with --base", () => {
