@@ -43,6 +43,13 @@ const LAB_FENCE_SECONDS = 1.5;
  * against the rendered Prometheus files by a test): Patroni probed every 5 s, rules evaluated every
  * 5 s, no group wait; PatroniNoLeader fires after `for: 2 × ttl`. */
 export const ALERT_PATH = { probeIntervalSeconds: 5, ruleIntervalSeconds: 5, noLeaderForTtls: 2 } as const;
+/** Alertmanager 0.25's `--cluster.peer-timeout` (the rendered flags keep its default): in a cluster each
+ * instance waits its position × this before it sends a notification, so that the instance before it
+ * has sent (and gossiped) first. The webhook is the hook's loopback address, so only the Alertmanager
+ * on the hook's host can deliver, and positions follow the peers' random names: in the worst case that
+ * instance is last, (peers − 1) × 15 s after the first. The rehearsal measured it: region-loss 28–30 s,
+ * 46.2 s and 67.0 s in otherwise alike runs, steps of about 15 s. */
+const ALERTMANAGER_PEER_TIMEOUT_SECONDS = 15;
 const PROBE_INTERVAL_SECONDS = ALERT_PATH.probeIntervalSeconds;
 const RULE_INTERVAL_SECONDS = ALERT_PATH.ruleIntervalSeconds;
 /** The loopback lab triggers the hook itself: once the leader key is gone (stretched), or ≈ 1 s after
@@ -207,8 +214,11 @@ function regionLoss(
   const lab = opts.trigger === "lab";
   const n = failoverConfirmations(t);
   const noLeaderFor = ALERT_PATH.noLeaderForTtls * ttl;
-  const alertSeconds = PROBE_INTERVAL_SECONDS + RULE_INTERVAL_SECONDS + noLeaderFor;
-  const alertWhy = `PatroniNoLeader for ${ALERT_PATH.noLeaderForTtls} × ttl ${noLeaderFor} s + probe ${PROBE_INTERVAL_SECONDS} s + rule evaluation ${RULE_INTERVAL_SECONDS} s`;
+  const alertmanagers = hostsOf(t as Topology).filter((h) => h.services.includes("alertmanager")).length;
+  const peerWait = Math.max(0, alertmanagers - 1) * ALERTMANAGER_PEER_TIMEOUT_SECONDS;
+  const alertSeconds = PROBE_INTERVAL_SECONDS + RULE_INTERVAL_SECONDS + noLeaderFor + peerWait;
+  const alertWhy = `PatroniNoLeader for ${ALERT_PATH.noLeaderForTtls} × ttl ${noLeaderFor} s + probe ${PROBE_INTERVAL_SECONDS} s + rule evaluation ${RULE_INTERVAL_SECONDS} s`
+    + (peerWait ? ` + Alertmanager's cluster wait ${peerWait} s (the hook's host last of ${alertmanagers} peers, ${ALERTMANAGER_PEER_TIMEOUT_SECONDS} s each)` : "");
   const manual = t.database.crossRegionPromotion === "manual";
   const operator = term("operator runs the promotion", 0, "crossRegionPromotion manual: the hook only confirms and alerts; not bounded");
   if (t.database.mode === "standby-cluster") {
