@@ -249,8 +249,13 @@ describe("Redis and Sentinel over TLS (real redis-server and redis-sentinel 7.0,
     expect(String(await onRedis(as("admin"), ["INFO", "replication"], REPLICA))).toMatch(/role:master/);
     expect(await onRedis(as("app"), ["GET", "shop:tls"], REPLICA)).toBe("replicated");
     // The old primary comes back as a replica of the new one, over TLS (Sentinel reconfigures it).
+    // Sentinel takes its time here by design: it sends INFO to a replica every 10 s, notes a reply that
+    // says "master", and sends REPLICAOF only from a later reply, once the instance has held that role
+    // and been up for 8 s (4 x its 2 s publish period); then a full sync over TLS. That measured 11.0 s
+    // three times on an idle machine; each check that falls short under load adds 10 s, and CI's busy
+    // run took over 30 s, so the wait allows 60 s.
     launch(PRIMARY, false);
-    await waitFor("the old primary to replicate from the new one", 30_000, async () =>
+    await waitFor("the old primary to replicate from the new one", 60_000, async () =>
       /role:slave[\s\S]*master_link_status:up/.test(String(await onRedis(as("admin"), ["INFO", "replication"], PRIMARY).catch(() => ""))), 250);
-  }, 90_000);
+  }, 120_000);
 });
