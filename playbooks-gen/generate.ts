@@ -97,7 +97,7 @@ function sharedFiles(t: Topology, env: RenderEnv): Record<string, string> {
     "files/prometheus/shop.rules.yml": renderAlertRules(t),
     "files/prometheus/blackbox.default": renderBlackboxDefaults(),
     "files/prometheus/prometheus.default": renderPrometheusDefaults(),
-    "files/alertmanager/alertmanager.yml": renderAlertmanagerConfig(t),
+    "files/alertmanager/alertmanager.yml": renderAlertmanagerConfig(t, env),
     ...(failoverHookNeeded(t) ? {
       "files/failover-hook/failover-hook.py": renderFailoverHookScript(),
       "files/failover-hook/failover-hook.ini": renderFailoverHookConfig(t, env),

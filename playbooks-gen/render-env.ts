@@ -46,7 +46,8 @@ export interface RenderEnv {
    * region's stanza. The lab, which archives nothing, passes "/bin/false" (WAL comes by streaming). */
   readonly restoreCommand?: string;
   /** Where the failover hook listens, keeps its settings and fences through (optional; default
-   * production's 127.0.0.1:9095, /etc/shop-failover-hook and the DigitalOcean API). The lab passes its
+   * production's :9095 on the surviving region's monitoring host, which every Alertmanager posts to
+   * by name over HTTPS, /etc/shop-failover-hook and the DigitalOcean API). The lab passes its
    * own host address, a directory of its own and its stand-in for the DigitalOcean API. */
   readonly failoverHook?: FailoverHookEnv;
   /** Patroni's watchdog device of a host (optional; default production's /dev/watchdog, which the

@@ -28,15 +28,16 @@ describe("failoverBudget", () => {
   });
 
   it("counts a region loss through the alert path, the hook's confirmations and the WAN", () => {
-    // Alert: PatroniNoLeader for 20 s + probe 5 s + rules 5 s + Alertmanager's cluster wait (the hook's
-    // host last of 3 peers: 2 × 15 s) = 60 s from the loss, 46 s after the key's expiry (3 + 11). Hook: one 3 s interval, two checks of 2 s REST timeout + a call
+    // Alert: PatroniNoLeader for 20 s + probe 5 s + rules 5 s = 30 s from the loss (the first live
+    // Alertmanager delivers: every one reaches the hook), 16 s after the key's expiry (3 + 11). Hook: one 3 s interval, two checks of 2 s REST timeout + a call
     // (4.1 s + 14 × 0.1 s), then edit-config (5.5 s): 3 + 15 + 5.5 = 23.5.
     expect(layers(b.regionLossDatabase)).toEqual({
-      "etcd election": 3, "leader key expiry": 11, "alert path beyond the key's expiry": 46, "hook confirmations": 23.5,
+      "etcd election": 3, "leader key expiry": 11, "alert path beyond the key's expiry": 16, "hook confirmations": 23.5,
       "Patroni writes over the WAN": 1.7, HAProxy: 0.8,
     });
-    // The rehearsal measured 28–30 s, 46.2 s and 67.0 s: the hook's Alertmanager first, second or last.
-    expect(b.regionLossDatabase.totalSeconds).toBe(86);
+    // With a loopback webhook the rehearsal measured 28–30 s, 46.2 s and 67.0 s (the hook's Alertmanager
+    // first, second or last of the cluster, 15 s apart); 26.9 s when it was first.
+    expect(b.regionLossDatabase.totalSeconds).toBe(56);
     expect(b.regionLossDatabase.rpoBytes).toBe(1048576);
   });
 
@@ -58,18 +59,18 @@ describe("failoverBudget", () => {
     expect(layers(pb.primaryLoss)["Patroni writes over the WAN"]).toBe(1.4); // 17 × 80 ms
     // Survivors ams3 and lon1, 10 ms: hook 3 + 2 × (2 + 4.24) + 4.24 = 19.72; writes 0.17.
     expect(layers(pb.regionLossDatabase)).toMatchObject({ "hook confirmations": 19.7, "Patroni writes over the WAN": 0.2 });
-    expect(pb.regionLossDatabase.totalSeconds).toBe(80.7);
+    expect(pb.regionLossDatabase.totalSeconds).toBe(50.7);
   });
 
   it("counts the customers' gap as max(Cloudflare's monitor, the database's promotion + the load balancer taking the app hosts back)", () => {
-    // Database 86 s (above); load balancer: healthy_threshold 3 × 5 s + response timeout 3 s = 18 s;
-    // Cloudflare (business): 15 × (2 + 1) + 5 = 50 s, within 104 s, so it adds nothing.
-    expect(layers(b.regionLossEdge)).toEqual({ "database promoted in the surviving region": 86, "load balancer takes the app hosts back": 18 });
-    expect(b.regionLossEdge.totalSeconds).toBe(104);
+    // Database 56 s (above); load balancer: healthy_threshold 3 × 5 s + response timeout 3 s = 18 s;
+    // Cloudflare (business): 15 × (2 + 1) + 5 = 50 s, within 74 s, so it adds nothing.
+    expect(layers(b.regionLossEdge)).toEqual({ "database promoted in the surviving region": 56, "load balancer takes the app hosts back": 18 });
+    expect(b.regionLossEdge.totalSeconds).toBe(74);
     // The rehearsal's clean-clone CI runs measured 60.2 s and 80.2 s for customers, over the former 50 s and 66.2 s.
-    // Pro (every 60 s): 60 × 3 + 5 = 185 s from the loss, 81 s beyond the database and load balancer.
+    // Pro (every 60 s): 60 × 3 + 5 = 185 s from the loss, 111 s beyond the database and load balancer.
     const pro = failoverBudget(variant((d) => { d.cloudflare.plan = "pro"; })).regionLossEdge;
-    expect(layers(pro)).toEqual({ "database promoted in the surviving region": 86, "load balancer takes the app hosts back": 18, "Cloudflare monitor beyond them": 81 });
+    expect(layers(pro)).toEqual({ "database promoted in the surviving region": 56, "load balancer takes the app hosts back": 18, "Cloudflare monitor beyond them": 111 });
     expect(pro.totalSeconds).toBe(185);
     // The loopback lab's own trigger: database 30.1 s + 18 s = 48.1 s, so Cloudflare's 50 s decides.
     expect(layers(failoverBudget(example(), { trigger: "lab", rttMs: 0 }).regionLossEdge)).toMatchObject({ "database promoted in the surviving region": 30.1, "Cloudflare monitor beyond them": 1.9 });
@@ -100,10 +101,10 @@ describe("failoverBudget", () => {
     expect(b.regionLossDatabase.partition?.why).toContain("maximum_lag_on_failover + the WAL of 8 s of writes; only synchronous replication across regions bounds it in bytes");
     // The rehearsal's region-partition at 60 ms: the cut-off primary answered as one until 3.5 s after the cut.
     expect(b.regionLossDatabase.partition!.ackWindowSeconds!).toBeGreaterThanOrEqual(3.5);
-    // A standby cluster's primary keeps its own etcd: it acknowledges until the hook's fence (45 + 28.4 + 120 s;
-    // the alert path with two Alertmanagers: 30 + 15 s).
+    // A standby cluster's primary keeps its own etcd: it acknowledges until the hook's fence (30 + 28.4 + 120 s;
+    // the alert path 30 s: the first live Alertmanager delivers).
     const s = failoverBudget(variant(standbyClusterEdit)).regionLossDatabase.partition;
-    expect(s?.ackWindowSeconds).toBe(193.4);
+    expect(s?.ackWindowSeconds).toBe(178.4);
     expect(failoverBudget(variant((d) => { standbyClusterEdit(d); d.database.crossRegionPromotion = "manual"; })).regionLossDatabase.partition?.ackWindowSeconds).toBeNull();
   });
 
@@ -121,8 +122,8 @@ describe("failoverBudget", () => {
   it("bounds a standby-cluster promotion by the fence timeout, with no WAN term (each region's own etcd)", () => {
     const s = failoverBudget(variant(standbyClusterEdit));
     // Three checks: 2 × 3 s + 3 × (2 s REST + 4.1 s) + edit-config 4.1 s = 28.4.
-    expect(layers(s.regionLossDatabase)).toEqual({ "alert path": 45, "hook confirmations": 28.4, fence: 120, "standby leader promoted": 2, HAProxy: 0.8 });
-    expect(s.regionLossDatabase.totalSeconds).toBe(196.2);
+    expect(layers(s.regionLossDatabase)).toEqual({ "alert path": 30, "hook confirmations": 28.4, fence: 120, "standby leader promoted": 2, HAProxy: 0.8 });
+    expect(s.regionLossDatabase.totalSeconds).toBe(181.2);
     expect(s.regionLossDatabase.rpoBytes).toBeNull();
     expect(layers(s.primaryLoss)).toEqual({ "leader key expiry": 11, HAProxy: 0.8 });
   });

@@ -14,6 +14,14 @@ describe("topology validation rules", () => {
     );
   });
 
+  it("fails when the failover hook's region has no monitoring host to run it (and Alertmanager to trigger it)", () => {
+    expect(problemsOf((d) => { delete d.regions[1].tiers.monitoring; })).toContain(
+      "regions[1].tiers.monitoring.count must be >= 1 in the secondary region ams3, got 0: with database.synchronousMode true the failover hook runs on that region's monitoring host and must outlive the primary region; add tiers.monitoring to ams3",
+    );
+    // Without synchronous_mode a stretched cluster fails over on its own: no hook, no such rule.
+    expect(() => variant((d) => { delete d.regions[1].tiers.monitoring; d.database.synchronousMode = false; })).not.toThrow();
+  });
+
   it("fails on duplicate regions", () => {
     expect(problemsOf((d) => { d.regions[1].slug = "nyc1"; })).toContain('regions[1].slug must be unique, got "nyc1" again (already regions[0])');
   });

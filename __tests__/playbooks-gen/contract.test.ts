@@ -51,6 +51,10 @@ function listeners(host: Host): Set<string> {
   const am = /--cluster\.listen-address=(\S+?)[ "]/.exec(file("alertmanager.default") ?? "");
   if (am && exposed(am[1])) ["tcp", "udp"].forEach((p) => found.add(`${p}/${port(am[1])}`));
   for (const [service, p] of PACKAGE_DEFAULTS) if (service === "ssh" || host.services.includes(service)) found.add(`tcp/${p}`);
+  // The failover hook, on the hosts the monitoring playbook's play for its role names.
+  const plays = yaml.load(tree["playbooks/monitoring.yml"]) as Array<{ hosts: string; roles: Array<string | { role: string }> }>;
+  const hookPlay = plays.find((p) => p.roles.some((r) => (typeof r === "string" ? r : r.role) === "failover_hook"));
+  if (hookPlay?.hosts === host.name) add(/^listen = (\S+)$/m.exec(tree["files/failover-hook/failover-hook.ini"])![1]);
   return found;
 }
 
@@ -103,6 +107,23 @@ describe("contract between the Terraform stacks and the Ansible tree", () => {
     }
     expect(monitors.length).toBeGreaterThan(1);
     expect(refused).toEqual([]);
+  });
+
+  // Every Alertmanager posts critical database alerts to the hook's URL, so the first of the cluster
+  // delivers at once: the hook host's firewall must admit each of them, and nothing else.
+  it("lets every Alertmanager, and only them, reach the failover hook the webhook names", () => {
+    const am = yaml.load(tree["files/alertmanager/alertmanager.yml"]) as { receivers: Array<{ name: string; webhook_configs?: Array<{ url: string }> }> };
+    const [, name, hookPort] = /^https:\/\/([^:/]+):(\d+)\/failover$/.exec(am.receivers.find((r) => r.name === "database-failover")!.webhook_configs![0].url)!;
+    const host = hostsOf(t).find((h) => h.name === name)!;
+    const stack = stacks.find((s) => s.name === `region-${host.region}`)!;
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    const rules = ((stack.json as any).resource.digitalocean_firewall[`fw-${host.tier}`].inbound_rule as Array<Record<string, any>>)
+      .filter((rule) => rule.protocol === "tcp" && rule.port_range === hookPort);
+    const allowed = new Set(rules.flatMap((r) => r.source_tags ?? []));
+    const alertmanagers = hostsOf(t).filter((h) => h.services.includes("alertmanager"));
+    expect(alertmanagers.length).toBeGreaterThan(1);
+    expect([...allowed].sort()).toEqual([...new Set(alertmanagers.map((h) => tierRegionTag(t, h.tier, h.region)))].sort());
+    expect(rules.flatMap((r) => [...(r.source_addresses ?? []), ...(r.source_load_balancer_uids ?? [])])).toEqual([]);
   });
 
   it("connects as the user cloud-init creates on every droplet (root SSH is disabled there)", () => {

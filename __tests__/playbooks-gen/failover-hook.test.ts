@@ -1,22 +1,30 @@
-// The failover hook, run for real with python3: patronictl is a stub that logs its calls, the
+// The failover hook, run for real with python3 (and fed by a real Alertmanager with the generated
+// config in one test): patronictl is a stub that logs its calls, the
 // DigitalOcean API is a local server, the lost region's Patroni APIs are addresses nobody serves.
 import { spawn, type ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import * as net from "net";
 import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
 import type { Topology } from "../../lib/model/types";
 import { renderFailoverHookConfig, renderFailoverHookScript } from "../../playbooks-gen/render/failover";
 import { PRODUCTION_TLS, productionRenderEnv, type RenderEnv } from "../../playbooks-gen/render-env";
+import * as yaml from "js-yaml";
+import { generateTree } from "../../playbooks-gen/generate";
+import { ALERTMANAGER_HOOK_TOKEN_FILE } from "../../playbooks-gen/views/failover";
+import { requireDebianPackages } from "../support/debian";
 import * as https from "https";
 import { LabPki } from "../../lab/backends/loopback/pki";
-import { example, standbyExample } from "./fixtures";
+import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
 
 const LOST = "127.0.77.201:18008"; // nobody listens here: the lost region
 const ALIVE = "127.0.77.202"; // a node of the "lost" region that still answers
 /** What Alertmanager presents (production: vault_failover_hook_token). */
 const HOOK_TOKEN = "stand-in-webhook-token";
+/** The hook's host (production: the surviving region's monitoring host, every Alertmanager posts to it). */
+const HOOK_ADDRESS = "127.0.77.1";
 
 async function until(what: string, ok: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -74,7 +82,9 @@ describe("failover hook", () => {
     fs.writeFileSync(path.join(dir, "patronictl"), `#!/bin/sh\necho "$*" | sed 's/^-c [^ ]* //' >> ${callLog()}\n[ "$3" = list ] && echo '${JSON.stringify(roles.map((Role) => ({ Role })))}'\nexit 0\n`, { mode: 0o755 });
     const port = 20000 + (process.pid % 20000);
     // Listen address, settings directory and API come from the RenderEnv, as in the lab.
-    const env: RenderEnv = { ...productionRenderEnv(t), tls: () => ({ ...PRODUCTION_TLS, caFile: pki.caFile }), failoverHook: { listen: `127.0.77.1:${port}`, dir, apiUrl: `http://127.0.0.1:${api}` } };
+    // The hook serves HTTPS with its host's certificate from the deployment CA (here the test's).
+    const own = pki.issue(path.join(dir, "tls-hook"), "mon-ams3-1", [HOOK_ADDRESS]);
+    const env: RenderEnv = { ...productionRenderEnv(t), tls: () => ({ ...own, caFile: pki.caFile }), failoverHook: { listen: `${HOOK_ADDRESS}:${port}`, dir, apiUrl: `http://127.0.0.1:${api}` } };
     fs.writeFileSync(path.join(dir, "digitalocean-token"), "stand-in-token\n");
     fs.writeFileSync(path.join(dir, "webhook-token"), `${HOOK_TOKEN}\n`);
     const ini = renderFailoverHookConfig(t, env)
@@ -85,14 +95,28 @@ describe("failover hook", () => {
     fs.writeFileSync(path.join(dir, "hook.ini"), ini);
     fs.writeFileSync(path.join(dir, "hook.py"), renderFailoverHookScript());
     hook = spawn("/usr/bin/python3", [path.join(dir, "hook.py"), path.join(dir, "hook.ini")], { stdio: ["ignore", "pipe", "pipe"] });
-    return `http://127.0.77.1:${port}/failover`;
+    return `https://${HOOK_ADDRESS}:${port}/failover`;
+  }
+
+  /** A POST to the hook as Alertmanager's webhook sends it: HTTPS, verified against `ca` (default the
+   * deployment's). Rejects on a connection or TLS failure. */
+  function hookPost(url: string, body: string, headers: Record<string, string>, ca = pki.caFile): Promise<{ status: number; authenticate?: string }> {
+    return new Promise((resolve, reject) => {
+      const req = https.request(url, { method: "POST", ca: fs.readFileSync(ca), timeout: 5000, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), ...headers } }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, authenticate: res.headers["www-authenticate"] as string | undefined });
+      });
+      req.on("timeout", () => req.destroy(new Error("timed out")));
+      req.on("error", reject);
+      req.end(body);
+    });
   }
 
   async function postAlert(url: string, alertname: string): Promise<void> {
     const body = JSON.stringify({ alerts: [{ status: "firing", labels: { alertname, severity: "critical", component: "database" } }] });
     await until("the hook to accept the alert", async () => {
       try {
-        return (await fetch(url, { method: "POST", body, headers: { "Content-Type": "application/json", Authorization: `Bearer ${HOOK_TOKEN}` } })).status === 200;
+        return (await hookPost(url, body, { Authorization: `Bearer ${HOOK_TOKEN}` })).status === 200;
       } catch {
         return false;
       }
@@ -135,15 +159,15 @@ describe("failover hook", () => {
     hook!.stdout!.on("data", (d) => { output += String(d); });
     const body = JSON.stringify({ alerts: [{ status: "firing", labels: { alertname: "PatroniNoLeader", severity: "critical", component: "database" } }] });
     const post = async (headers: Record<string, string>) => {
-      let res: Response | null = null;
+      let res: { status: number; authenticate?: string } | null = null;
       await until("the hook to answer", async () => {
-        res = await fetch(url, { method: "POST", body, headers: { "Content-Type": "application/json", ...headers } }).catch(() => null);
+        res = await hookPost(url, body, headers).catch(() => null);
         return res !== null;
       }, 10_000);
-      return res! as Response;
+      return res!;
     };
     const none = await post({});
-    expect([none.status, none.headers.get("www-authenticate")]).toEqual([401, 'Bearer realm="shop-failover-hook"']);
+    expect([none.status, none.authenticate]).toEqual([401, 'Bearer realm="shop-failover-hook"']);
     expect((await post({ Authorization: "Bearer not-the-token" })).status).toBe(401);
     expect((await post({ Authorization: `Basic ${HOOK_TOKEN}` })).status).toBe(401);
     await until("the refusals in the log", () => (output.match(/refused a POST from 127\.[\d.]+: no valid bearer token \(401\)/g) ?? []).length === 3, 5000);
@@ -153,6 +177,62 @@ describe("failover hook", () => {
     expect((await post({ Authorization: `Bearer ${HOOK_TOKEN}` })).status).toBe(200);
     await until("the change", () => calls().some((c) => c.startsWith("edit-config")), 15_000);
   });
+
+  it("serves HTTPS only: plain HTTP and a stalled handshake get nothing and do not stop it; a client trusting another CA refuses it", async () => {
+    const url = await startHook(example(), LOST, ["Replica"]);
+    let output = "";
+    hook!.stdout!.on("data", (d) => { output += String(d); });
+    const body = JSON.stringify({ alerts: [] });
+    await until("the hook to answer", () => hookPost(url, body, {}).then(() => true, () => false), 10_000);
+    // Plain HTTP: the handshake fails, the connection is dropped without an HTTP answer, one log line.
+    const plain = await fetch(url.replace("https://", "http://"), { method: "POST", body }).then((r) => `HTTP ${r.status}`, (e: Error) => `failed: ${e.message}`);
+    expect(plain).toMatch(/^failed/);
+    await until("the dropped connection in the log", () => /dropped a connection from 127\.[\d.]+/.test(output), 5000);
+    // A connection that never sends its ClientHello holds one thread; the hook keeps answering others.
+    const port = Number(new URL(url).port);
+    const stalled = net.connect(port, HOOK_ADDRESS);
+    await new Promise((r) => stalled.once("connect", r));
+    try {
+      expect((await hookPost(url, body, {})).status).toBe(401);
+    } finally {
+      stalled.destroy();
+    }
+    // Alertmanager verifies the hook against the deployment CA: with another CA it sends nothing.
+    const other = new LabPki(path.join(dir, "other-ca"), "another CA");
+    await expect(hookPost(url, body, { Authorization: `Bearer ${HOOK_TOKEN}` }, other.caFile)).rejects.toThrow(/self.signed|unable to verify|certificate/i);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(calls()).toEqual([]);
+  });
+
+  it("takes the alert from a real Alertmanager running the generated alertmanager.yml (HTTPS verified against the CA, the bearer token)", async () => {
+    requireDebianPackages(["prometheus-alertmanager"]);
+    const url = await startHook(example(), LOST, ["Replica"]);
+    const tree = generateTree(example(), exampleOutputs(), EXAMPLE_OUTPUTS);
+    const generated = tree["files/alertmanager/alertmanager.yml"];
+    const am = yaml.load(generated) as { receivers: Array<{ name: string; webhook_configs?: Array<{ url: string }> }> };
+    const productionUrl = am.receivers.find((r) => r.name === "database-failover")!.webhook_configs![0].url;
+    // Production's URL, CA and token file, swapped for this test's hook (its address and port), CA and token.
+    fs.writeFileSync(path.join(dir, "am-token"), `${HOOK_TOKEN}\n`);
+    const config = generated.split(JSON.stringify(productionUrl)).join(JSON.stringify(url))
+      .split(JSON.stringify(PRODUCTION_TLS.caFile)).join(JSON.stringify(pki.caFile))
+      .split(JSON.stringify(ALERTMANAGER_HOOK_TOKEN_FILE)).join(JSON.stringify(path.join(dir, "am-token")));
+    expect(config).not.toContain(productionUrl);
+    fs.writeFileSync(path.join(dir, "alertmanager.yml"), config);
+    const api = `127.0.77.1:${20000 + ((process.pid + 7) % 20000)}`;
+    const alertmanager = spawn("/usr/bin/prometheus-alertmanager", [`--config.file=${path.join(dir, "alertmanager.yml")}`, `--storage.path=${path.join(dir, "am-data")}`,
+      `--web.listen-address=${api}`, "--cluster.listen-address="], { stdio: "ignore" });
+    let output = "";
+    hook!.stdout!.on("data", (d) => { output += String(d); });
+    try {
+      const alert = JSON.stringify([{ labels: { alertname: "PatroniNoLeader", severity: "critical", component: "database", scope: "shop" } }]);
+      await until("Alertmanager to take the alert", () => fetch(`http://${api}/api/v2/alerts`, { method: "POST", body: alert, headers: { "Content-Type": "application/json" } }).then((r) => r.ok, () => false), 20_000);
+      await until("the hook to be triggered by Alertmanager", () => output.includes("triggered by PatroniNoLeader"), 20_000);
+      await until("the change", () => calls().some((c) => c.startsWith("edit-config")), 15_000);
+      expect(output).not.toContain("refused a POST");
+    } finally {
+      alertmanager.kill("SIGTERM");
+    }
+  }, 60_000);
 
   it("refuses to start without a token (fails closed)", async () => {
     await startHook(example(), LOST, ["Replica"]);

@@ -129,7 +129,10 @@ describe("the failover hook (stretched example with synchronous_mode)", () => {
   it("is authenticated by Alertmanager with a bearer token from Vault, which the hook and Alertmanager alone can read", () => {
     const am = yaml.load(tree["files/alertmanager/alertmanager.yml"]) as { receivers: Array<{ name: string; webhook_configs?: Array<Record<string, unknown>> }> };
     const hook = am.receivers.find((r) => r.name === "database-failover")!.webhook_configs![0];
-    expect(hook.http_config).toEqual({ authorization: { type: "Bearer", credentials_file: ALERTMANAGER_HOOK_TOKEN_FILE } });
+    // Every Alertmanager posts to the hook's one host by name, over HTTPS verified against the deployment CA.
+    expect(hook.url).toBe(`https://mon-ams3-1:${PORTS.failoverHook}/failover`);
+    expect(hook.http_config).toEqual({ authorization: { type: "Bearer", credentials_file: ALERTMANAGER_HOOK_TOKEN_FILE }, tls_config: { ca_file: PRODUCTION_TLS.caFile } });
+    expect(tree["files/failover-hook/failover-hook.ini"]).toContain(`\ncert_file = ${PRODUCTION_TLS.certFile}\nkey_file = ${PRODUCTION_TLS.keyFile}\n`);
     expect(task("alertmanager", ALERTMANAGER_HOOK_TOKEN_FILE)).toMatchObject({
       "ansible.builtin.copy": { content: "{{ vault_failover_hook_token }}\n", owner: "root", group: "prometheus", mode: "0640" }, no_log: true,
     });

@@ -43,13 +43,13 @@ const LAB_FENCE_SECONDS = 1.5;
  * against the rendered Prometheus files by a test): Patroni probed every 5 s, rules evaluated every
  * 5 s, no group wait; PatroniNoLeader fires after `for: 2 × ttl`. */
 export const ALERT_PATH = { probeIntervalSeconds: 5, ruleIntervalSeconds: 5, noLeaderForTtls: 2 } as const;
-/** Alertmanager 0.25's `--cluster.peer-timeout` (the rendered flags keep its default): in a cluster each
- * instance waits its position × this before it sends a notification, so that the instance before it
- * has sent (and gossiped) first. The webhook is the hook's loopback address, so only the Alertmanager
- * on the hook's host can deliver, and positions follow the peers' random names: in the worst case that
- * instance is last, (peers − 1) × 15 s after the first. The rehearsal measured it: region-loss 28–30 s,
- * 46.2 s and 67.0 s in otherwise alike runs, steps of about 15 s. */
-const ALERTMANAGER_PEER_TIMEOUT_SECONDS = 15;
+/* No Alertmanager cluster wait: in a cluster each instance waits its position × `--cluster.peer-timeout`
+ * (15 s) before it notifies, so that the one before it has sent first, but every Alertmanager reaches the
+ * hook (its host by name, HTTPS; views/failover.ts), so the first live one sends at once. The lost
+ * region's Alertmanagers are out of the member list seconds after the loss (memberlist's suspicion
+ * timeout, about 4 s for three peers), long before PatroniNoLeader fires. When only the hook's own host
+ * could deliver (a loopback webhook), the rehearsal measured region-loss 28–30 s, 46.2 s and 67.0 s in
+ * otherwise alike runs: steps of one peer timeout. */
 const PROBE_INTERVAL_SECONDS = ALERT_PATH.probeIntervalSeconds;
 const RULE_INTERVAL_SECONDS = ALERT_PATH.ruleIntervalSeconds;
 /** The loopback lab triggers the hook itself: once the leader key is gone (stretched), or ≈ 1 s after
@@ -214,11 +214,9 @@ function regionLoss(
   const lab = opts.trigger === "lab";
   const n = failoverConfirmations(t);
   const noLeaderFor = ALERT_PATH.noLeaderForTtls * ttl;
-  const alertmanagers = hostsOf(t as Topology).filter((h) => h.services.includes("alertmanager")).length;
-  const peerWait = Math.max(0, alertmanagers - 1) * ALERTMANAGER_PEER_TIMEOUT_SECONDS;
-  const alertSeconds = PROBE_INTERVAL_SECONDS + RULE_INTERVAL_SECONDS + noLeaderFor + peerWait;
+  const alertSeconds = PROBE_INTERVAL_SECONDS + RULE_INTERVAL_SECONDS + noLeaderFor;
   const alertWhy = `PatroniNoLeader for ${ALERT_PATH.noLeaderForTtls} × ttl ${noLeaderFor} s + probe ${PROBE_INTERVAL_SECONDS} s + rule evaluation ${RULE_INTERVAL_SECONDS} s`
-    + (peerWait ? ` + Alertmanager's cluster wait ${peerWait} s (the hook's host last of ${alertmanagers} peers, ${ALERTMANAGER_PEER_TIMEOUT_SECONDS} s each)` : "");
+    + " (the first live Alertmanager delivers: every one reaches the hook)";
   const manual = t.database.crossRegionPromotion === "manual";
   const operator = term("operator runs the promotion", 0, "crossRegionPromotion manual: the hook only confirms and alerts; not bounded");
   if (t.database.mode === "standby-cluster") {

@@ -87,6 +87,28 @@ export function hostsOf(t: Topology): readonly Host[] {
   return Object.freeze(hosts);
 }
 
+/** The failover hook exists where a region failover needs a decision: standby-cluster mode (promotion),
+ * or stretched mode with synchronous_mode (the synchronous standby dies with the primary region). */
+export function failoverHookNeeded(t: Pick<Topology, "database">): boolean {
+  return t.database.mode === "standby-cluster" || t.database.synchronousMode;
+}
+
+/** The region the failover hook acts from: the first secondary (it must survive the primary region). */
+export function survivingRegion(t: Pick<Topology, "regions">): string {
+  const region = t.regions.find((r) => r.role === "secondary") ?? t.regions.find((r) => r.role === "primary");
+  if (!region) throw new Error("topology has no region with role primary");
+  return region.slug;
+}
+
+/** The host the failover hook runs on in production: the surviving region's first monitoring host
+ * (undefined when the topology needs no hook, or that region has no monitoring host, which the rules
+ * refuse). Every Alertmanager posts to it over the private network, so it has one address. */
+export function failoverHookHostOf(t: Topology): Host | undefined {
+  if (!failoverHookNeeded(t)) return undefined;
+  const region = survivingRegion(t);
+  return hostsOf(t).find((h) => h.region === region && h.tier === "monitoring");
+}
+
 export function hostsRunning(t: Topology, service: Service): readonly Host[] {
   return hostsOf(t).filter((h) => h.services.includes(service));
 }

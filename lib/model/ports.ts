@@ -1,7 +1,7 @@
 // The port table: which port each service listens on and who may connect; the hosts running the
 // service (lib/model/hosts.ts) are the listeners.
 // Firewalls are built from it and the rendered configs listen on exactly these ports.
-import { hostsOf, tiersRunning, type Service } from "./hosts";
+import { failoverHookHostOf, hostsOf, tiersRunning, type Service } from "./hosts";
 import { tierRegionTag } from "./naming";
 import { TIERS, type Tier, type Topology } from "./types";
 
@@ -11,7 +11,8 @@ export type PortSource = { readonly tiers: readonly Tier[]; readonly loadBalance
 
 export interface PortRule {
   readonly name: string;
-  readonly service: Service | "ssh";
+  /** "failover_hook": the one host failoverHookHostOf names (not a service of a tier). */
+  readonly service: Service | "ssh" | "failover_hook";
   readonly port: number;
   readonly protocol: "tcp" | "udp";
   readonly from: PortSource;
@@ -34,6 +35,7 @@ export const PORTS = {
   prometheus: 9090,
   alertmanager: 9093,
   alertmanagerCluster: 9094,
+  failoverHook: 9095,
   nodeExporter: 9100,
   postgresExporter: 9187,
   redisExporter: 9121,
@@ -60,6 +62,9 @@ export function portTable(t: Pick<Topology, "app">): readonly PortRule[] {
     rule("alertmanager", "alertmanager", PORTS.alertmanager, { tiers: ["monitoring", "witness"] }),
     rule("alertmanager_cluster", "alertmanager", PORTS.alertmanagerCluster, { tiers: ["monitoring", "witness"] }),
     rule("alertmanager_cluster_udp", "alertmanager", PORTS.alertmanagerCluster, { tiers: ["monitoring", "witness"] }, "udp"),
+    // Every Alertmanager posts critical database alerts to the hook (HTTPS, bearer token), so the first
+    // of the cluster delivers at once instead of waiting for the hook host's turn.
+    rule("failover_hook", "failover_hook", PORTS.failoverHook, { tiers: tiersRunning("alertmanager") }),
     rule("node_exporter", "node_exporter", PORTS.nodeExporter, { tiers: ["monitoring"] }),
     rule("postgres_exporter", "postgres_exporter", PORTS.postgresExporter, { tiers: ["monitoring"] }),
     rule("redis_exporter", "redis_exporter", PORTS.redisExporter, { tiers: ["monitoring"] }),
@@ -67,10 +72,14 @@ export function portTable(t: Pick<Topology, "app">): readonly PortRule[] {
 }
 
 /** Rules the firewall of a tier in a region must open: the ports its hosts' services listen on
- * (everything but loopback-only listeners). */
+ * (everything but loopback-only listeners), and the failover hook's on the tier and region of its host
+ * (the firewall goes by tag, so every monitoring host of that region gets the rule; one listens). */
 export function inboundRulesFor(t: Topology, tier: Tier, region: string): readonly PortRule[] {
   const hosts = hostsOf(t).filter((h) => h.tier === tier && h.region === region);
-  return portTable(t).filter((r) => r.from !== "local" && hosts.some((h) => r.service === "ssh" || h.services.includes(r.service)));
+  const hook = failoverHookHostOf(t);
+  return portTable(t).filter((r) => r.from !== "local" && (r.service === "failover_hook"
+    ? hook !== undefined && hook.tier === tier && hook.region === region
+    : hosts.some((h) => r.service === "ssh" || h.services.includes(r.service as Service))));
 }
 
 /** Every tier-and-region tag of the deployment (a tier present in a region), in file order: the network

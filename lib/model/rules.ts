@@ -2,7 +2,7 @@
 // Each message names the field, what it must be, and the value found.
 import { closest, CLOUDFLARE_MIN_MONITOR_INTERVAL, DO_REGIONS, DO_SIZES, SPACES_REGIONS, SUPPORTED_POSTGRES_VERSIONS } from "./catalog";
 import { primarySpacesRegion } from "./defaults";
-import { hostsOf, type Service } from "./hosts";
+import { failoverHookNeeded, hostsOf, survivingRegion, type Service } from "./hosts";
 import { nameLimitErrors } from "./limits";
 import { objectiveErrors, promotionErrors } from "./objectives";
 import { portTable } from "./ports";
@@ -155,6 +155,18 @@ export const RULES: readonly Rule[] = [
   {
     id: "monitoring-present",
     check: (t) => t.regions.some((r) => (r.tiers.monitoring?.count ?? 0) > 0) ? [] : ["regions must include at least one tiers.monitoring host (Prometheus + Alertmanager), got none"],
+  },
+  {
+    id: "failover-hook-host",
+    // The hook decides a region failover from the surviving region's monitoring host; without one
+    // there, the playbooks would install it nowhere and no Alertmanager would survive to trigger it.
+    check: (t) => {
+      if (!failoverHookNeeded(t)) return [];
+      const i = t.regions.findIndex((r) => r.slug === survivingRegion(t));
+      if (i < 0 || (t.regions[i].tiers.monitoring?.count ?? 0) > 0) return [];
+      const why = t.database.mode === "standby-cluster" ? "database.mode standby-cluster" : "database.synchronousMode true";
+      return [`regions[${i}].tiers.monitoring.count must be >= 1 in the ${t.regions[i].role} region ${t.regions[i].slug}, got 0: with ${why} the failover hook runs on that region's monitoring host and must outlive the primary region; add tiers.monitoring to ${t.regions[i].slug}`];
+    },
   },
   { id: "vpc-ranges", check: vpcRangeErrors },
   {

@@ -23,8 +23,8 @@ export function renderPrometheusDefaults(): string {
   return renderTemplate("prometheus/prometheus.default.hbs", { listen: `127.0.0.1:${PORTS.prometheus}`, web_config: PROMETHEUS_WEB_CONFIG });
 }
 
-export function renderAlertmanagerConfig(t: Topology): string {
-  return renderTemplate("alertmanager/alertmanager.yml.hbs", alertmanagerView(t));
+export function renderAlertmanagerConfig(t: Topology, env: RenderEnv): string {
+  return renderTemplate("alertmanager/alertmanager.yml.hbs", alertmanagerView(t, env));
 }
 
 /** /etc/default/prometheus-alertmanager of one host: its cluster peers. */

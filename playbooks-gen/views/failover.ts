@@ -1,6 +1,6 @@
 // The failover hook: which region it watches, which cluster it changes, and how it fences.
 import type { Topology } from "../../lib/model/types";
-import { hostsOf, type Host } from "../../lib/model/hosts";
+import { failoverHookHostOf, failoverHookNeeded, hostsOf, survivingRegion, type Host } from "../../lib/model/hosts";
 import { patroniScope, tierRegionTag } from "../../lib/model/naming";
 import { PORTS } from "../../lib/model/ports";
 import { failoverConfirmations, presetOf } from "../../lib/model/timing";
@@ -8,7 +8,6 @@ import type { FailoverHookEnv, RenderEnv } from "../render-env";
 import { postgresClusterOf, primaryRegion } from "./clusters";
 import { patroniEtcdView } from "./services";
 
-export const FAILOVER_HOOK_LISTEN = "127.0.0.1:9095";
 export const FAILOVER_HOOK_DIR = "/etc/shop-failover-hook";
 export const FAILOVER_HOOK_SCRIPT = "/usr/local/lib/shop-failover-hook/failover-hook.py";
 /** Name of the token file inside the hook's settings directory. */
@@ -33,21 +32,24 @@ function deploymentCaFile(t: Topology, env: RenderEnv): string {
   return env.tls(hostsOf(t)[0]).caFile;
 }
 
-/** The hook's listen address, settings directory and API: production's unless the env says otherwise. */
-export function failoverHookEnv(env: RenderEnv): FailoverHookEnv {
-  return env.failoverHook ?? { listen: FAILOVER_HOOK_LISTEN, dir: FAILOVER_HOOK_DIR, apiUrl: DIGITALOCEAN_API_URL };
+/** The hook's listen address, settings directory and API: production's unless the env says otherwise.
+ * In production it listens like the other services (every interface; the cloud firewall admits the
+ * Alertmanagers' tags only), with HTTPS and a bearer token, so that every
+ * Alertmanager of the cluster can deliver: the first one sends at once. On loopback only its own host's
+ * could, after waiting its turn (its position × --cluster.peer-timeout, 15 s each), which the rehearsal
+ * measured as region-loss 28, 46 and 67 s in otherwise alike runs. */
+export function failoverHookEnv(t: Topology, env: RenderEnv): FailoverHookEnv {
+  return env.failoverHook ?? { listen: `${env.listenAddress(failoverHookHost(t, env))}:${PORTS.failoverHook}`, dir: FAILOVER_HOOK_DIR, apiUrl: DIGITALOCEAN_API_URL };
 }
 
-/** The hook exists where a region failover needs a decision: standby-cluster mode (promotion), or
- * stretched mode with synchronous_mode (the synchronous standby dies with the primary region). */
-export function failoverHookNeeded(t: Topology): boolean {
-  return t.database.mode === "standby-cluster" || t.database.synchronousMode;
+/** Where every Alertmanager posts the alerts the hook acts on: its host by name (production's
+ * /etc/hosts), which its certificate carries; the lab's listen address there. */
+export function failoverWebhookUrl(t: Topology, env: RenderEnv): string {
+  const target = env.failoverHook?.listen ?? `${env.addressOf(failoverHookHost(t, env).name)}:${PORTS.failoverHook}`;
+  return `https://${target}/failover`;
 }
 
-/** Region the hook acts from: the secondary (it must survive the primary region). */
-export function survivingRegion(t: Topology): string {
-  return t.regions.find((r) => r.role === "secondary")?.slug ?? primaryRegion(t);
-}
+export { failoverHookNeeded, survivingRegion };
 
 /** What an operator runs to promote another region when crossRegionPromotion is manual: the region
  * failover playbook of the mode (views/playbooks.ts failoverPlaybookFile), with its confirmation. */
@@ -61,9 +63,13 @@ export function manualPromotionCommand(t: Topology): string {
 export function failoverHookView(t: Topology, env: RenderEnv) {
   const lost = primaryRegion(t);
   const standby = t.database.mode === "standby-cluster";
-  const hook = failoverHookEnv(env);
+  const hook = failoverHookEnv(t, env);
+  const tls = env.tls(failoverHookHost(t, env));
   return {
     listen: hook.listen,
+    // HTTPS with its host's certificate from the deployment CA (the hook's user is in ssl-cert).
+    cert_file: tls.certFile,
+    key_file: tls.keyFile,
     mode: t.database.mode,
     promotion: t.database.crossRegionPromotion,
     promote_command: manualPromotionCommand(t),
@@ -100,12 +106,11 @@ export function failoverPatronictlView(t: Topology, env: RenderEnv) {
 /** The host the hook runs on: the lab's (its listen address is that host's), else production's monitoring
  * host of the surviving region (the site playbook's `monitoring:&<region>`). */
 export function failoverHookHost(t: Topology, env: RenderEnv): Host {
-  const listen = failoverHookEnv(env).listen.replace(/:\d+$/, "");
   const region = survivingRegion(t);
   // The lab knows only the hosts it boots: addressOf throws for the others.
   const addressOf = (h: Host) => { try { return env.addressOf(h.name); } catch { return undefined; } };
-  const host = hostsOf(t).find((h) => env.failoverHook !== undefined && addressOf(h) === listen)
-    ?? hostsOf(t).find((h) => h.region === region && h.tier === "monitoring") ?? hostsOf(t).find((h) => h.region === region);
-  if (!host) throw new Error(`topology has no host in region ${region} for the failover hook`);
+  const lab = env.failoverHook?.listen.replace(/:\d+$/, "");
+  const host = (lab !== undefined ? hostsOf(t).find((h) => addressOf(h) === lab) : undefined) ?? failoverHookHostOf(t);
+  if (!host) throw new Error(`topology has no monitoring host in region ${region} for the failover hook (rule failover-hook-host)`);
   return host;
 }

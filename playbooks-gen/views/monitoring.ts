@@ -6,7 +6,7 @@ import { presetOf } from "../../lib/model/timing";
 import type { Topology } from "../../lib/model/types";
 import { PRODUCTION_TLS, type RenderEnv } from "../render-env";
 import { CERT_NOT_AFTER_METRIC, PKI_RENEW_DAYS } from "../roles/pki";
-import { ALERTMANAGER_HOOK_TOKEN_FILE, FAILOVER_HOOK_LISTEN, failoverHookNeeded } from "./failover";
+import { ALERTMANAGER_HOOK_TOKEN_FILE, failoverHookNeeded, failoverWebhookUrl } from "./failover";
 import { tlsView } from "./services";
 
 export const PROMETHEUS_RULES_DIR = "/etc/prometheus/rules";
@@ -25,9 +25,6 @@ export const ALERTMANAGER_HASH_FACT = "alertmanager_password_hash";
 /** Prometheus's --web.config.file: the same user and password on its loopback-only API. */
 export const PROMETHEUS_WEB_CONFIG = "/etc/prometheus/web.yml";
 export const PROMETHEUS_HASH_FACT = "prometheus_password_hash";
-
-/** Where Alertmanager posts critical database alerts: the failover hook beside it (see views/failover.ts). */
-export const FAILOVER_WEBHOOK_URL = `http://${FAILOVER_HOOK_LISTEN}/failover`;
 
 /** Targets grouped by region (and, for database nodes, by Patroni cluster), so alerts can say which
  * region went dark. */
@@ -94,8 +91,14 @@ export function alertRulesView(t: Topology) {
   };
 }
 
-export function alertmanagerView(t: Topology) {
-  return { failover_webhook_url: failoverHookNeeded(t) ? FAILOVER_WEBHOOK_URL : null, failover_webhook_token_file: ALERTMANAGER_HOOK_TOKEN_FILE };
+/** Critical database alerts go from every Alertmanager to the failover hook on its one host (views/failover.ts),
+ * over HTTPS verified against the deployment CA, with the bearer token. */
+export function alertmanagerView(t: Topology, env: RenderEnv) {
+  return {
+    failover_webhook_url: failoverHookNeeded(t) ? failoverWebhookUrl(t, env) : null,
+    failover_webhook_token_file: ALERTMANAGER_HOOK_TOKEN_FILE,
+    ca_file: env.tls(hostsRunning(t, "alertmanager")[0] ?? hostsOf(t)[0]).caFile,
+  };
 }
 
 /** The web config: Jinja fills the hash in at run time (the role computes it on the controller). */

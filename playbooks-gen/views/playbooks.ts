@@ -4,6 +4,7 @@ import type { Topology } from "../../lib/model/types";
 import { regionGroup } from "../../lib/model/naming";
 import { PATRONI_CONFIG_FILE, PATRONI_ENV_FILE } from "../roles/patroni";
 import { primaryRegion } from "./clusters";
+import { failoverHookHostOf } from "../../lib/model/hosts";
 import { failoverHookNeeded, survivingRegion } from "./failover";
 
 interface TierPlaybook {
@@ -15,7 +16,8 @@ interface TierPlaybook {
  * Redis before the app, and monitoring last so it finds every target up. */
 export function tierPlaybooks(t: Topology): readonly TierPlaybook[] {
   const hook: TierPlaybook["plays"] = failoverHookNeeded(t)
-    ? [["Run the database failover hook in the surviving region", `monitoring:&${regionGroup(survivingRegion(t))}`, "failover_hook"]] : [];
+    // On one host (every Alertmanager posts to it by name): the surviving region's first monitoring host.
+    ? [["Run the database failover hook in the surviving region", failoverHookHostOf(t)!.name, "failover_hook"]] : [];
   return TIER_PLAYBOOKS.map((p) => (p.file === "monitoring.yml" ? { ...p, plays: [...p.plays, ...hook] } : p));
 }
 

@@ -1,12 +1,12 @@
 // The lab's RenderEnv: the same renderers as production, with each lab host on its own loopback
 // address and every path under the lab's working directory. Nothing else may differ (DESIGN.md).
 import * as path from "path";
-import { hostsOf, type Host, type Service, type Topology } from "../../../lib/model";
+import { hostsOf, PORTS, type Host, type Service, type Topology } from "../../../lib/model";
 import type { FailoverHookEnv, HostPaths, RenderEnv, TlsFiles, WatchdogEnv } from "../../../playbooks-gen/render-env";
-import { FAILOVER_HOOK_LISTEN, failoverHookNeeded, survivingRegion } from "../../../playbooks-gen/views/failover";
+import { failoverHookNeeded, survivingRegion } from "../../../playbooks-gen/views/failover";
 
 /** The hook keeps production's port on its lab host; the DigitalOcean API stand-in listens next to it. */
-export const FAILOVER_HOOK_PORT = Number(FAILOVER_HOOK_LISTEN.split(":")[1]);
+export const FAILOVER_HOOK_PORT = PORTS.failoverHook;
 export const DIGITALOCEAN_STAND_IN_PORT = FAILOVER_HOOK_PORT + 1;
 
 /** Services the lab boots; app/worker code, exporters and monitoring are not part of failover. */

@@ -5,6 +5,7 @@
 // the leader key is gone or the region's Patroni APIs stop answering (production adds the alert's
 // `for:` and Alertmanager's group_wait).
 import * as fs from "fs";
+import * as https from "https";
 import * as path from "path";
 import { renderFailoverHookConfig, renderFailoverHookScript, renderFailoverPatronictlConfig } from "../../../playbooks-gen/render/failover";
 import { FAILOVER_HOOK_AUTH_NAME, FAILOVER_HOOK_TOKEN_NAME } from "../../../playbooks-gen/views/failover";
@@ -26,7 +27,7 @@ export interface HookHost {
 }
 
 export class FailoverHook implements FailoverHookControl {
-  private constructor(private readonly proc: Proc, private readonly url: string, readonly logFile: string, private readonly authToken: string) {}
+  private constructor(private readonly proc: Proc, private readonly url: string, private readonly caFile: string, readonly logFile: string, private readonly authToken: string) {}
 
   /** Starts a fresh hook (it acts once per start), or returns null when the topology has none.
    * `token` is what it sends the DigitalOcean API (the lab's stand-in checks it). */
@@ -49,16 +50,26 @@ export class FailoverHook implements FailoverHookControl {
     const env = { ...process.env, ...patroniEtcdEnvironment(lab.secrets.etcdPatroni) };
     const proc = lab.startOn(hookHost.name, { cmd: "/usr/bin/python3", args: [path.join(hook.dir, "failover-hook.py"), path.join(hook.dir, "failover-hook.ini")], env, logFile, cwd: hook.dir });
     lab.adopt("failover-hook", proc);
-    return new FailoverHook(proc, `http://${hook.listen}/`, logFile, authToken);
+    return new FailoverHook(proc, `https://${hook.listen}/`, lab.env.tls(hookHost).caFile, logFile, authToken);
   }
 
-  /** What Alertmanager would POST once `alertname` fires (PatroniNoLeader, DatabaseRegionDown). */
+  /** What Alertmanager would POST once `alertname` fires (PatroniNoLeader, DatabaseRegionDown): over
+   * HTTPS verified against the deployment CA, with the bearer token, as the generated webhook does. */
   async trigger(alertname = "PatroniNoLeader"): Promise<void> {
-    const body = { status: "firing", alerts: [{ status: "firing", labels: { alertname, severity: "critical", component: "database" } }] };
+    const body = JSON.stringify({ status: "firing", alerts: [{ status: "firing", labels: { alertname, severity: "critical", component: "database" } }] });
+    const ca = fs.readFileSync(this.caFile);
+    const post = () => new Promise<number | null>((resolve) => {
+      const req = https.request(this.url, { method: "POST", ca, timeout: 3000, headers: { Authorization: `Bearer ${this.authToken}`, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? null);
+      });
+      req.on("timeout", () => req.destroy(new Error("timed out")));
+      req.on("error", () => resolve(null));
+      req.end(body);
+    });
     // The hook may still be binding its port right after start.
-    const res = await waitFor("the failover hook to take the alert", 5000, () =>
-      fetch(this.url, { method: "POST", body: JSON.stringify(body), headers: { Authorization: `Bearer ${this.authToken}` }, signal: AbortSignal.timeout(3000) }).catch(() => null), 100);
-    if (!res.ok) throw new Error(`failover hook answered ${res.status}`);
+    const status = await waitFor("the failover hook to take the alert", 5000, post, 100);
+    if (status !== 200) throw new Error(`failover hook answered ${status}`);
   }
 
   /** The hook's log so far (its decisions, one per line). */

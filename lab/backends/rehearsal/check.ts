@@ -5,7 +5,7 @@
 import * as path from "path";
 import { hostsRunning, loadTopology, PORTS, type Topology } from "../../../lib/model";
 import { primaryRegion, sentinelMasterName } from "../../../playbooks-gen/views/clusters";
-import { FAILOVER_HOOK_LISTEN, FAILOVER_HOOK_USER, failoverHookNeeded } from "../../../playbooks-gen/views/failover";
+import { FAILOVER_HOOK_USER, failoverHookNeeded, failoverWebhookUrl } from "../../../playbooks-gen/views/failover";
 import { APP_ENV_FILE, APP_DIR } from "../../../playbooks-gen/roles/app";
 import { PATRONI_CONFIG_FILE, PATRONI_ENV_FILE } from "../../../playbooks-gen/roles/patroni";
 import { etcdctlArgv } from "../../../playbooks-gen/views/etcd-auth";
@@ -17,7 +17,7 @@ import { readState } from "./rehearsal";
 import { mergeReport } from "./report";
 import { checkAlertmanagerRefusals, checkDatabaseRefusals, checkEtcdRefusals, checkFirewallRefusals } from "./refusals";
 import { checkRedisRefusals } from "./redis-refusals";
-import { PRODUCTION_TLS } from "../../../playbooks-gen/render-env";
+import { PRODUCTION_TLS, productionRenderEnv } from "../../../playbooks-gen/render-env";
 import { ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER } from "../../../playbooks-gen/views/monitoring";
 import { readVault, redisAuthFromVault } from "./vault";
 import { redisCliTls, type RedisRole } from "../../../playbooks-gen/views/redis-acl";
@@ -186,11 +186,21 @@ export async function checkShop(t: Topology, vault: Record<string, string>): Pro
     const units = await Promise.all(plan.hosts.map(async (h) => ({ h: h.host.name, state: (await sh(h.host.name, "systemctl is-active shop-failover-hook 2>/dev/null; true")).stdout.trim() })));
     const running = units.filter((u) => u.state === "active").map((u) => u.h);
     add("the failover hook is running", running.length > 0, running.length ? `on ${running.join(", ")}` : "on no host");
+    const url = failoverWebhookUrl(t, productionRenderEnv(t));
+    const post = (extra: string) => `curl -s -o /dev/null -m 5 -w '%{http_code}' ${extra} -X POST -H 'Content-Type: application/json' -d '{"alerts":[]}' ${url}`;
+    add(`the failover hook runs on one host, the one every Alertmanager posts to (${url})`, running.length === 1 && url.includes(`//${running[0]}:`), `running on ${running.join(", ") || "no host"}`);
     for (const h of running) {
-      // A POST without Alertmanager's token is refused (401) and logged; the hook runs as its own user.
-      const r = await sh(h, `curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' -d '{"alerts":[]}' http://${FAILOVER_HOOK_LISTEN}/failover`);
+      // From every Alertmanager's host, by the webhook's URL: HTTPS verified against the deployment CA
+      // (through the cloud firewall from the other regions); without Alertmanager's token, 401, logged.
+      for (const am of hostsRunning(t, "alertmanager")) {
+        const r = await sh(am.name, post(`--cacert ${PRODUCTION_TLS.caFile}`));
+        add(`the failover hook on ${h} answers ${am.name}'s Alertmanager over HTTPS, and refuses it without the token (401)`, r.stdout.trim() === "401", `HTTP ${r.stdout.trim() || r.stderr.trim()}`);
+      }
       const logged = await sh(h, "journalctl -u shop-failover-hook -o cat --no-pager -n 50 | grep -c 'refused a POST' || true");
-      add(`the failover hook on ${h} refuses an unauthenticated POST (401, logged)`, r.stdout.trim() === "401" && Number(logged.stdout.trim()) > 0, `HTTP ${r.stdout.trim() || r.stderr.trim()}, ${logged.stdout.trim()} refusals logged`);
+      add(`the failover hook on ${h} logs the refusals`, Number(logged.stdout.trim()) > 0, `${logged.stdout.trim()} refusals logged`);
+      // Plain HTTP gets no service (the handshake fails; the hook logs one line and keeps serving).
+      const plain = await sh(h, post("").replace("https://", "http://"));
+      add(`the failover hook on ${h} serves no plain HTTP`, plain.stdout.trim() === "000", `HTTP ${plain.stdout.trim() || plain.stderr.trim()}`);
       const user = await sh(h, "ps -o user:32= -p \"$(systemctl show -p MainPID --value shop-failover-hook)\"");
       add(`the failover hook on ${h} runs as ${FAILOVER_HOOK_USER}`, user.stdout.trim() === FAILOVER_HOOK_USER, `user ${user.stdout.trim() || user.stderr.trim()}`);
     }

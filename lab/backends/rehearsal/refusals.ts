@@ -4,7 +4,7 @@
 // and a certificate from another CA. And that Alertmanager's API takes no alert or silence without
 // its password, tried from another region's Alertmanager host (the witness). And that the cloud
 // firewalls drop what their tiers do not use (checkFirewallRefusals).
-import { hostsRunning, PORTS, type Topology } from "../../../lib/model";
+import { failoverHookHostOf, hostsRunning, PORTS, type Topology } from "../../../lib/model";
 import { primaryRegion } from "../../../playbooks-gen/views/clusters";
 import { APP_DIR } from "../../../playbooks-gen/roles/app";
 import { PRODUCTION_TLS } from "../../../playbooks-gen/render-env";
@@ -248,5 +248,7 @@ export async function checkFirewallRefusals(t: Topology, plan: Plan, loaded: boo
   await expect(app?.name, pg?.name, PORTS.postgres, "PostgreSQL (the app's HAProxy)", "connected");
   await expect(app?.name, redis?.name, PORTS.redis, "Redis (the app)", "connected");
   await expect(mon?.name, pg?.name, PORTS.nodeExporter, "node exporter (Prometheus's scrape)", "connected");
+  // The failover hook's port: open to the Alertmanagers (the check's HTTPS POSTs), closed to the rest.
+  await expect(app?.name, failoverHookHostOf(t)?.name, PORTS.failoverHook, "the failover hook", "timeout");
   return items;
 }
