@@ -67,7 +67,7 @@ rules:
 `;
 
 /** Per-host config files under files/<host>/. */
-function hostFiles(t: Topology, env: RenderEnv): Record<string, string> {
+function hostFiles(t: Topology, env: RenderEnv, outputs: DeployOutputs): Record<string, string> {
   const files: Record<string, string> = {};
   for (const host of hostsOf(t)) {
     const add = (name: string, content: string) => { files[`files/${host.name}/${name}`] = content; };
@@ -78,7 +78,7 @@ function hostFiles(t: Topology, env: RenderEnv): Record<string, string> {
     if (runs("haproxy")) add("haproxy.cfg", renderHaproxyConfig(t, host, env));
     if (runs("redis")) add("redis.conf", renderRedisConfig(t, host, env));
     if (runs("sentinel")) add("sentinel.conf", renderSentinelConfig(t, host, env));
-    if (runs("alertmanager")) add("alertmanager.default", renderAlertmanagerDefaults(t, host, env));
+    if (runs("alertmanager")) add("alertmanager.default", renderAlertmanagerDefaults(t, host, env, outputs.hosts[host.name].private_ipv4));
   }
   return files;
 }
@@ -137,7 +137,7 @@ export function generateTree(t: Topology, outputs: DeployOutputs, outputsFile: s
     "vault.example.yml": dumpDocumented("Every secret the playbooks need. Copy to a file outside this tree, fill in, encrypt:\n  ansible-vault create ../vault.yml   (then: ansible-playbook ... -e @../vault.yml --ask-vault-pass)",
       VAULT_VARIABLES.map(([name, description]) => ({ name, description, value: null }))),
     ...playbookFiles(t),
-    ...hostFiles(t, env),
+    ...hostFiles(t, env, outputs),
     ...sharedFiles(t, env),
   };
   for (const [group, vars] of Object.entries(groupVarsView(t, outputs, env))) files[`inventory/group_vars/${group}.yml`] = dumpYaml(vars);

@@ -46,7 +46,13 @@ describe("generateTree (example topology and outputs)", () => {
   it("writes host addresses only in the inventory and the /etc/hosts block (configs name their peers)", () => {
     const ips = Object.values(exampleOutputs().hosts).map((h) => h.private_ipv4.replace(/\./g, "\\."));
     const anyIp = new RegExp(`\\b(${ips.join("|")})\\b(?![/.\\d])`);
-    const withIps = Object.entries(tree).filter(([, c]) => anyIp.test(c)).map(([f]) => f);
+    // But for a host's own address where a program takes no name: the IP Alertmanager advertises to its
+    // TLS gossip peers (0.25 parses no name), which its certificate names.
+    const ownAddress = (f: string, c: string) => {
+      const host = /^files\/([^/]+)\/alertmanager\.default$/.exec(f)?.[1];
+      return host ? c.split(`--cluster.advertise-address=${exampleOutputs().hosts[host].private_ipv4}:`).join("") : c;
+    };
+    const withIps = Object.entries(tree).filter(([f, c]) => anyIp.test(ownAddress(f, c))).map(([f]) => f);
     expect(withIps.sort()).toEqual(["inventory/group_vars/all.yml", "inventory/hosts.yml"]);
   });
 

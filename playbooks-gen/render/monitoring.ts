@@ -4,7 +4,7 @@ import { PORTS } from "../../lib/model/ports";
 import type { Topology } from "../../lib/model/types";
 import { renderTemplate } from "../engine/templates";
 import type { RenderEnv } from "../render-env";
-import { alertmanagerArgsView, alertmanagerView, alertmanagerWebView, PROMETHEUS_WEB_CONFIG, prometheusWebView, alertRulesView, BLACKBOX_ADDRESS, prometheusView } from "../views/monitoring";
+import { alertmanagerArgsView, alertmanagerClusterTlsView, alertmanagerView, alertmanagerWebView, PROMETHEUS_WEB_CONFIG, prometheusWebView, alertRulesView, BLACKBOX_ADDRESS, prometheusView } from "../views/monitoring";
 
 export function renderPrometheusConfig(t: Topology, env: RenderEnv): string {
   return renderTemplate("prometheus/prometheus.yml.hbs", prometheusView(t, env));
@@ -27,9 +27,16 @@ export function renderAlertmanagerConfig(t: Topology, env: RenderEnv): string {
   return renderTemplate("alertmanager/alertmanager.yml.hbs", alertmanagerView(t, env));
 }
 
-/** /etc/default/prometheus-alertmanager of one host: its cluster peers. */
-export function renderAlertmanagerDefaults(t: Topology, host: Host, env: RenderEnv): string {
-  return renderTemplate("alertmanager/alertmanager.default.hbs", alertmanagerArgsView(t, host, env));
+/** /etc/default/prometheus-alertmanager of one host: its cluster peers and the address it advertises
+ * (`privateIpv4`, the one its certificate names: the deploy outputs' in production). */
+export function renderAlertmanagerDefaults(t: Topology, host: Host, env: RenderEnv, privateIpv4: string): string {
+  return renderTemplate("alertmanager/alertmanager.default.hbs", alertmanagerArgsView(t, host, env, privateIpv4));
+}
+
+/** Alertmanager's cluster TLS config (mutual TLS on the gossip port), the same on every host: the
+ * alertmanager role writes it. */
+export function renderAlertmanagerClusterTlsConfig(): string {
+  return renderTemplate("alertmanager/cluster-tls.yml.hbs", alertmanagerClusterTlsView());
 }
 
 /** Alertmanager's web config (HTTPS, basic auth): the alertmanager role writes it with the password's

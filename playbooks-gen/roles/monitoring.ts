@@ -1,10 +1,10 @@
 // Prometheus (with the blackbox exporter for the app's health path) and Alertmanager.
 import { PORTS } from "../../lib/model/ports";
-import { renderAlertmanagerWebConfig, renderPrometheusWebConfig } from "../render/monitoring";
+import { renderAlertmanagerClusterTlsConfig, renderAlertmanagerWebConfig, renderPrometheusWebConfig } from "../render/monitoring";
 import { PRODUCTION_TLS } from "../render-env";
 import { ALERTMANAGER_HOOK_TOKEN_FILE } from "../views/failover";
 import {
-  ALERTMANAGER_HASH_FACT, ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG, PROMETHEUS_HASH_FACT,
+  ALERTMANAGER_CLUSTER_TLS_CONFIG, ALERTMANAGER_HASH_FACT, ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_PASSWORD_VAULT, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG, PROMETHEUS_HASH_FACT,
   PROMETHEUS_RULES_DIR, PROMETHEUS_WEB_CONFIG,
 } from "../views/monitoring";
 import { SSL_CERT_GROUP } from "./pki";
@@ -56,6 +56,18 @@ function hashedWebConfig(o: { service: "Alertmanager" | "Prometheus"; file: stri
 const webConfigTasks: Task[] = [
   { name: "Let Alertmanager read the host's TLS key", "ansible.builtin.user": { name: "prometheus", groups: [SSL_CERT_GROUP], append: true }, notify: "Restart alertmanager" },
   ...hashedWebConfig({ service: "Alertmanager", file: ALERTMANAGER_WEB_CONFIG, fact: ALERTMANAGER_HASH_FACT, what: "HTTPS, basic auth", content: renderAlertmanagerWebConfig() }),
+];
+
+/** The cluster's gossip over mutual TLS: the config naming the host's certificate and key (root:prometheus
+ * 0640; no checker for it in 0.25: amtool and promtool know no cluster TLS config, and Alertmanager reads
+ * it only at start, exiting on an error), then the flags (peers, the private address it advertises). */
+const clusterTlsTasks: Task[] = [
+  {
+    name: "Install Alertmanager's cluster TLS config (the gossip over mutual TLS with the deployment CA)",
+    "ansible.builtin.copy": { content: renderAlertmanagerClusterTlsConfig(), dest: ALERTMANAGER_CLUSTER_TLS_CONFIG, owner: "root", group: "prometheus", mode: "0640" },
+    notify: "Restart alertmanager",
+  },
+  copyFile("Join the Alertmanager cluster", `${HOST_FILES}/alertmanager.default`, "/etc/default/prometheus-alertmanager", { mode: "0644", notify: "Restart alertmanager" }),
 ];
 
 /** The same password on Prometheus's loopback-only API (no TLS: it never leaves the host). */
@@ -115,7 +127,7 @@ export const alertmanagerRole: Role = {
     }),
     ...webConfigTasks,
     copyFile("Install alertmanager.yml", `${SHARED_FILES}/alertmanager/alertmanager.yml`, "{{ alertmanager_config_file }}", { mode: "0644", validate: "amtool check-config %s", notify: "Reload alertmanager" }),
-    copyFile("Join the Alertmanager cluster", `${HOST_FILES}/alertmanager.default`, "/etc/default/prometheus-alertmanager", { mode: "0644", notify: "Restart alertmanager" }),
+    ...clusterTlsTasks,
   ],
   service: [
     started("Run Alertmanager", "prometheus-alertmanager"),

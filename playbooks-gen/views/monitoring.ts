@@ -25,6 +25,9 @@ export const ALERTMANAGER_HASH_FACT = "alertmanager_password_hash";
 /** Prometheus's --web.config.file: the same user and password on its loopback-only API. */
 export const PROMETHEUS_WEB_CONFIG = "/etc/prometheus/web.yml";
 export const PROMETHEUS_HASH_FACT = "prometheus_password_hash";
+/** Alertmanager's --cluster.tls-config (0.25, experimental): the gossip between the Alertmanagers over
+ * mutual TLS against the deployment CA. The same on every host (the TLS files' paths are). */
+export const ALERTMANAGER_CLUSTER_TLS_CONFIG = "/etc/prometheus/alertmanager-cluster-tls.yml";
 
 /** Targets grouped by region (and, for database nodes, by Patroni cluster), so alerts can say which
  * region went dark. */
@@ -111,10 +114,22 @@ export function prometheusWebView() {
   return { user: ALERTMANAGER_USER, hash: `{{ ${PROMETHEUS_HASH_FACT} }}` };
 }
 
-export function alertmanagerArgsView(t: Topology, host: Host, env: RenderEnv) {
+/** The cluster's TLS config: each side presents the host's certificate and verifies the other's
+ * against the deployment CA (a server that takes no client certificate, or one from another CA,
+ * is no peer). 0.25 panics without tls_client_config. */
+export function alertmanagerClusterTlsView() {
+  return { cert_file: PRODUCTION_TLS.certFile, key_file: PRODUCTION_TLS.keyFile, ca_file: PRODUCTION_TLS.caFile };
+}
+
+/** `privateIpv4`: the host's private address, the IP its certificate names (roles/pki.ts). With TLS,
+ * memberlist must be told the IP to advertise: on 0.0.0.0 it guesses a private address (and with none
+ * it does not start), and 0.25 parses no name. Peers dial that IP and verify it against the certificate. */
+export function alertmanagerArgsView(t: Topology, host: Host, env: RenderEnv, privateIpv4: string) {
   return {
     web_config: ALERTMANAGER_WEB_CONFIG,
+    cluster_tls_config: ALERTMANAGER_CLUSTER_TLS_CONFIG,
     cluster_listen: `${env.listenAddress(host)}:${PORTS.alertmanagerCluster}`,
+    cluster_advertise: `${privateIpv4}:${PORTS.alertmanagerCluster}`,
     peers: hostsRunning(t, "alertmanager").filter((h) => h.name !== host.name).map((h) => `${env.addressOf(h.name)}:${PORTS.alertmanagerCluster}`),
   };
 }

@@ -2,7 +2,8 @@
 // region's app host (a droplet a peered VPC lets through to the database's ports): plain text,
 // the superuser over TCP, state changes without a certificate from the CA or without the password,
 // and a certificate from another CA. And that Alertmanager's API takes no alert or silence without
-// its password, tried from another region's Alertmanager host (the witness). And that the cloud
+// its password, and its cluster port no TLS handshake without a client certificate from the deployment
+// CA, tried from another region's Alertmanager host (the witness). And that the cloud
 // firewalls drop what their tiers do not use (checkFirewallRefusals).
 import { failoverHookHostOf, hostsRunning, PORTS, type Topology } from "../../../lib/model";
 import { primaryRegion } from "../../../playbooks-gen/views/clusters";
@@ -197,7 +198,43 @@ export async function checkAlertmanagerRefusals(t: Topology, vault: Record<strin
   add(`Alertmanager on ${target.name} refuses POST /api/v2/silences with a wrong password ${via}`, wrong === "401", `HTTP ${wrong}`);
   const ok = await call(api("/api/v2/status"), { user: ALERTMANAGER_USER, password });
   add(`Alertmanager on ${target.name} answers GET /api/v2/status over verified HTTPS with the password ${via}`, ok === "200", `HTTP ${ok}`);
+
+  // The cluster's gossip port: mutual TLS. No client certificate, or one from another CA (made on the
+  // spot), is refused in the handshake; the host's own certificate from the deployment CA is taken (control).
+  const gossip = async (o: { certFile?: string; keyFile?: string }) => {
+    const ran = await sh(from.name, gossipHandshakeScript(`${target.name}:${PORTS.alertmanagerCluster}`, { caFile: PRODUCTION_TLS.caFile, ...o }));
+    return gossipHandshakeVerdict(ran.stdout + ran.stderr);
+  };
+  const cluster = `Alertmanager's cluster port on ${target.name} (:${PORTS.alertmanagerCluster})`;
+  const none = await gossip({});
+  add(`${cluster} refuses a TLS client without a certificate ${via}`, none === "bad certificate", none);
+  const rogue = "/tmp/shop-refusal-gossip-rogue";
+  await sh(from.name, `mkdir -p ${rogue} && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ${rogue}/key.pem -out ${rogue}/cert.pem -days 1 -subj /CN=${from.name} -addext subjectAltName=DNS:${from.name} 2>/dev/null`);
+  const foreign = await gossip({ certFile: `${rogue}/cert.pem`, keyFile: `${rogue}/key.pem` });
+  await sh(from.name, `rm -rf ${rogue}`);
+  add(`${cluster} refuses a client certificate from another CA ${via}`, foreign === "bad certificate", foreign);
+  const own = await gossip({ certFile: PRODUCTION_TLS.certFile, keyFile: PRODUCTION_TLS.keyFile });
+  add(`${cluster} takes a client certificate from the deployment CA ${via}`, own === "handshake", own);
   return items;
+}
+
+/** A TLS handshake with Alertmanager's cluster port (`address` host:port), verifying the server against
+ * `caFile`, presenting the client certificate if given; openssl reads for a second after the handshake,
+ * so a TLS 1.3 server's refusal of the client certificate (an alert after the client's Finished) is
+ * seen. Exported for the test that runs it against real Alertmanagers. */
+export function gossipHandshakeScript(address: string, o: { caFile: string; certFile?: string; keyFile?: string }): string {
+  const cert = o.certFile ? ` -cert ${q(o.certFile)} -key ${q(o.keyFile ?? "")}` : "";
+  return `sleep 1 | timeout 10 openssl s_client -connect ${q(address)} -CAfile ${q(o.caFile)} -verify_return_error${cert} 2>&1; echo "rc=$?"`;
+}
+
+/** "handshake" (verified both ways), "bad certificate" (the server refused the client's), "timeout",
+ * else openssl's last lines. */
+export function gossipHandshakeVerdict(output: string): string {
+  const rc = /rc=(\d+)\s*$/.exec(output)?.[1];
+  if (/alert (bad certificate|certificate required)/.test(output)) return "bad certificate";
+  if (rc === "0" && /Verify return code: 0 \(ok\)/.test(output)) return "handshake";
+  if (rc === "124") return "timeout";
+  return output.trim().split("\n").slice(-3).join(" | ");
 }
 
 /** A TCP connect from `from` to ip:port, bounded: "connected", "refused" or "timeout" (the firewall's
