@@ -93,7 +93,9 @@ describe("Alertmanager's API with the generated web config (HTTPS, basic auth)",
     ssl("x509", "-req", "-in", "host.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "host.crt", "-days", "2", "-extfile", "san.cnf");
     fs.writeFileSync(at("play.yml"), webConfigPlay());
     fs.writeFileSync(at("hook-token"), "token\n");
-    fs.writeFileSync(at("alertmanager.yml"), tree["files/alertmanager/alertmanager.yml"].split(ALERTMANAGER_HOOK_TOKEN_FILE).join(at("hook-token")));
+    // The hook's token and the CA its webhook verifies against (Alertmanager reads it at start), as on a converged host.
+    fs.writeFileSync(at("alertmanager.yml"), tree["files/alertmanager/alertmanager.yml"].split(ALERTMANAGER_HOOK_TOKEN_FILE).join(at("hook-token"))
+      .split(PRODUCTION_TLS.caFile).join(at("ca.crt")));
   }, 60_000);
 
   afterAll(() => {

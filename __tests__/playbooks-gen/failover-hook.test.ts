@@ -227,6 +227,8 @@ describe("failover hook", () => {
       const alert = JSON.stringify([{ labels: { alertname: "PatroniNoLeader", severity: "critical", component: "database", scope: "shop" } }]);
       await until("Alertmanager to take the alert", () => fetch(`http://${api}/api/v2/alerts`, { method: "POST", body: alert, headers: { "Content-Type": "application/json" } }).then((r) => r.ok, () => false), 20_000);
       await until("the hook to be triggered by Alertmanager", () => output.includes("triggered by PatroniNoLeader"), 20_000);
+      // The log names the Alertmanager that delivered (which member of the cluster sent it).
+      expect(output).toMatch(/triggered by PatroniNoLeader \(Alertmanager at 127\.[\d.]+\): confirming that nyc1 is lost/);
       await until("the change", () => calls().some((c) => c.startsWith("edit-config")), 15_000);
       expect(output).not.toContain("refused a POST");
     } finally {
