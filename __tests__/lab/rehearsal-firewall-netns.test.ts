@@ -226,11 +226,13 @@ d("the rehearsal's cloud firewalls in network namespaces", () => {
     expect(probe(plan.operatorNs, [[ip("pg-nyc1-1"), 5999]])).toEqual(["refused"]);
   }, 60_000);
 
-  it("carries Alertmanager's cluster gossip over UDP between the monitoring hosts and the witness, and from nowhere else", async () => {
+  it("carries no UDP to Alertmanager's cluster port, from anywhere: its gossip runs over TCP with mutual TLS", async () => {
     await listen(hp("witness-lon1-1").netns, [PORTS.alertmanagerCluster], UDP_ECHO_JS);
     const udp = (from: string) => runOk(["ip", "netns", "exec", hp(from).netns, process.execPath, "-e", UDP_PROBE_JS, ip("witness-lon1-1"), String(PORTS.alertmanagerCluster)]).trim();
-    expect(udp("mon-nyc1-1")).toBe("answered");
-    expect(udp("mon-ams3-1")).toBe("answered");
+    // The control: within the witness's own namespace the echo answers (the firewall filters what arrives from other hosts).
+    expect(runOk(["ip", "netns", "exec", hp("witness-lon1-1").netns, process.execPath, "-e", UDP_PROBE_JS, "127.0.0.1", String(PORTS.alertmanagerCluster)]).trim()).toBe("answered");
+    expect(udp("mon-nyc1-1")).toBe("no answer");
+    expect(udp("mon-ams3-1")).toBe("no answer");
     expect(udp("app-ams3-1")).toBe("no answer");
   }, 30_000);
 

@@ -49,7 +49,9 @@ function listeners(host: Host): Set<string> {
   const prometheus = /--web\.listen-address=(\S+?)"/.exec(tree["files/prometheus/prometheus.default"] ?? "");
   if (host.services.includes("prometheus")) add(prometheus ? prometheus[1] : `0.0.0.0:${PORTS.prometheus}`);
   const am = /--cluster\.listen-address=(\S+?)[ "]/.exec(file("alertmanager.default") ?? "");
-  if (am && exposed(am[1])) ["tcp", "udp"].forEach((p) => found.add(`${p}/${port(am[1])}`));
+  // Memberlist over TCP and UDP, or over TCP only with --cluster.tls-config (its TLS transport).
+  const amArgs = file("alertmanager.default") ?? "";
+  if (am && exposed(am[1])) (amArgs.includes("--cluster.tls-config=") ? ["tcp"] : ["tcp", "udp"]).forEach((p) => found.add(`${p}/${port(am[1])}`));
   for (const [service, p] of PACKAGE_DEFAULTS) if (service === "ssh" || host.services.includes(service)) found.add(`tcp/${p}`);
   // The failover hook, on the hosts the monitoring playbook's play for its role names.
   const plays = yaml.load(tree["playbooks/monitoring.yml"]) as Array<{ hosts: string; roles: Array<string | { role: string }> }>;

@@ -60,8 +60,9 @@ export function portTable(t: Pick<Topology, "app">): readonly PortRule[] {
     // Only its own host queries Prometheus (rules, checks); operators tunnel through SSH.
     rule("prometheus", "prometheus", PORTS.prometheus, "local"),
     rule("alertmanager", "alertmanager", PORTS.alertmanager, { tiers: ["monitoring", "witness"] }),
+    // Gossip over mutual TLS (--cluster.tls-config): memberlist's TLS transport carries its packets
+    // over TCP too, so no UDP rule.
     rule("alertmanager_cluster", "alertmanager", PORTS.alertmanagerCluster, { tiers: ["monitoring", "witness"] }),
-    rule("alertmanager_cluster_udp", "alertmanager", PORTS.alertmanagerCluster, { tiers: ["monitoring", "witness"] }, "udp"),
     // Every Alertmanager posts critical database alerts to the hook (HTTPS, bearer token), so the first
     // of the cluster delivers at once instead of waiting for the hook host's turn.
     rule("failover_hook", "failover_hook", PORTS.failoverHook, { tiers: tiersRunning("alertmanager") }),
