@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as net from "net";
+import * as tls from "tls";
 import type { AddressInfo } from "net";
 import * as os from "os";
 import * as path from "path";
@@ -235,6 +236,29 @@ describe("failover hook", () => {
       alertmanager.kill("SIGTERM");
     }
   }, 60_000);
+
+  it("serves a renewed certificate without a restart (the pki role rewrites it in place)", async () => {
+    const url = await startHook(example(), LOST, ["Replica"]);
+    let output = "";
+    hook!.stdout!.on("data", (d) => { output += String(d); });
+    const { hostname, port } = new URL(url);
+    const serial = () => new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ host: hostname, port: Number(port), ca: fs.readFileSync(pki.caFile) }, () => {
+        resolve(socket.getPeerCertificate().serialNumber);
+        socket.destroy();
+      });
+      socket.on("error", reject);
+    });
+    let before = "";
+    await until("the hook to serve TLS", async () => { before = await serial().catch(() => ""); return before !== ""; }, 10_000);
+    // Re-issued in place, as the pki role's renewal does; the next connection gets the new one.
+    await new Promise((r) => setTimeout(r, 20)); // a later modification time than the first pair's
+    pki.issue(path.join(dir, "tls-hook"), "mon-ams3-1", [HOOK_ADDRESS]);
+    const after = await serial();
+    expect(after).not.toBe(before);
+    expect(output).toMatch(/re-read .*host\.crt \(renewed\)/);
+    expect((await hookPost(url, JSON.stringify({ alerts: [] }), {})).status).toBe(401);
+  });
 
   it("refuses to start without a token (fails closed)", async () => {
     await startHook(example(), LOST, ["Replica"]);
