@@ -105,6 +105,9 @@ export interface FailoverHookControl {
   trigger(alertname?: string): Promise<void>;
   /** Its decision in this run: "applied …", "failover stopped …", "not confirmed …"; null while it works. */
   outcome(): Promise<string | null>;
+  /** Where the real alert path triggers it (the rehearsal): when the first alert reached it (epoch ms)
+   * and which host's Alertmanager sent it; null when its log shows none. */
+  triggered?(): Promise<{ readonly atMs: number; readonly by: string } | null>;
   stop(): Promise<void>;
 }
 

@@ -152,7 +152,15 @@ async function hookAfterLeaderKey(ctx: DrillContext, f: Findings, hook: Failover
     // Bounded by the alert path in the rehearsal (scrape and evaluation intervals, the rule's for:,
     // Alertmanager's group_wait) on top of the hook's own confirmations.
     const outcome = await waitFor("the failover hook to decide", 180_000, () => hook.outcome(), 100);
-    f.note(`failover hook (generated failover-hook.py): triggered when the leader key was gone at ${expired} s, "${outcome}" at ${secondsSince(t0)} s`);
+    const decided = secondsSince(t0);
+    f.note(`failover hook (generated failover-hook.py): triggered when the leader key was gone at ${expired} s, "${outcome}" at ${decided} s`);
+    // Where the real alert path triggers it: its share, and the hook's own (confirmations, the change).
+    const alert = await hook.triggered?.().catch(() => null);
+    if (alert) {
+      const reached = (alert.atMs - t0) / 1000;
+      const s = (x: number) => x.toFixed(1);
+      f.note(`alert path: the alert reached the hook at ${s(reached)} s from ${alert.by}'s Alertmanager, ${s(reached - Number(expired))} s after the leader key was gone (PatroniNoLeader's for:, the probe and evaluation intervals, no group wait); the hook's confirmations and change took ${s(Number(decided) - reached)} s`);
+    }
     if (!outcome.startsWith("applied")) f.violation(`the failover hook did not act: ${outcome}`);
   } finally {
     await hook.stop();

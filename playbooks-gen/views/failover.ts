@@ -103,8 +103,9 @@ export function failoverPatronictlView(t: Topology, env: RenderEnv) {
   };
 }
 
-/** The host the hook runs on: the lab's (its listen address is that host's), else production's monitoring
- * host of the surviving region (the site playbook's `monitoring:&<region>`). */
+/** The host the hook runs on: the lab's (its listen address is that host's), else production's: the
+ * surviving region's first monitoring host (lib/model failoverHookHostOf; the monitoring playbook's
+ * hook play names it). */
 export function failoverHookHost(t: Topology, env: RenderEnv): Host {
   const region = survivingRegion(t);
   // The lab knows only the hosts it boots: addressOf throws for the others.

@@ -378,6 +378,15 @@ export class RehearsalBackend implements DrillBackend {
     return {
       trigger: async () => { this.log(`    the failover hook on ${host.name} waits for Alertmanager (the alert path decides when it acts)`); },
       outcome: async () => (await log()).split("\n").find((l) => /^(applied |failover stopped|not confirmed)/.test(l)) ?? null,
+      // "<epoch seconds> <host> python3[pid]: triggered by PatroniNoLeader (Alertmanager at 10.x.y.z): …"
+      triggered: async () => {
+        const out = (await this.exec(host.name, ["journalctl", "-u", "shop-failover-hook", "--since", `@${since}`, "-o", "short-unix", "--no-pager"])).stdout;
+        const line = out.split("\n").find((l) => l.includes(": triggered by "));
+        const at = Number(line?.split(" ")[0]);
+        if (!line || !Number.isFinite(at)) return null;
+        const from = /\(Alertmanager at ([^)]+)\)/.exec(line)?.[1];
+        return { atMs: at * 1000, by: from ? this.nameAt(from) : "an unnamed Alertmanager" };
+      },
       stop: async () => {},
     };
   }
