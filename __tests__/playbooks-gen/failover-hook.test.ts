@@ -18,6 +18,7 @@ import { ALERTMANAGER_HOOK_TOKEN_FILE } from "../../playbooks-gen/views/failover
 import { requireDebianPackages } from "../support/debian";
 import * as https from "https";
 import { LabPki } from "../../lab/backends/loopback/pki";
+import { postToHook } from "../../lab/backends/loopback/failover-hook";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs, standbyExample } from "./fixtures";
 
 const LOST = "127.0.77.201:18008"; // nobody listens here: the lost region
@@ -99,19 +100,8 @@ describe("failover hook", () => {
     return `https://${HOOK_ADDRESS}:${port}/failover`;
   }
 
-  /** A POST to the hook as Alertmanager's webhook sends it: HTTPS, verified against `ca` (default the
-   * deployment's). Rejects on a connection or TLS failure. */
-  function hookPost(url: string, body: string, headers: Record<string, string>, ca = pki.caFile): Promise<{ status: number; authenticate?: string }> {
-    return new Promise((resolve, reject) => {
-      const req = https.request(url, { method: "POST", ca: fs.readFileSync(ca), timeout: 5000, headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), ...headers } }, (res) => {
-        res.resume();
-        resolve({ status: res.statusCode ?? 0, authenticate: res.headers["www-authenticate"] as string | undefined });
-      });
-      req.on("timeout", () => req.destroy(new Error("timed out")));
-      req.on("error", reject);
-      req.end(body);
-    });
-  }
+  /** A POST to the hook as Alertmanager's webhook sends it, verified against `ca` (default the deployment's). */
+  const hookPost = (url: string, body: string, headers: Record<string, string>, ca = pki.caFile) => postToHook(url, body, headers, ca);
 
   async function postAlert(url: string, alertname: string): Promise<void> {
     const body = JSON.stringify({ alerts: [{ status: "firing", labels: { alertname, severity: "critical", component: "database" } }] });

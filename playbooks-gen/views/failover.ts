@@ -27,8 +27,8 @@ export const DIGITALOCEAN_API_URL = "https://api.digitalocean.com";
 /** How long the hook waits for the power-off actions to complete before giving up (no promotion). */
 export const FENCE_TIMEOUT_SECONDS = 120;
 
-/** The deployment CA's certificate, the same path on every host (here: the hook's). */
-function deploymentCaFile(t: Topology, env: RenderEnv): string {
+/** The deployment CA's certificate, the same path on every host (the hook's, Alertmanager's). */
+export function deploymentCaFile(t: Topology, env: RenderEnv): string {
   return env.tls(hostsOf(t)[0]).caFile;
 }
 

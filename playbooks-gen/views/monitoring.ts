@@ -6,7 +6,7 @@ import { presetOf } from "../../lib/model/timing";
 import type { Topology } from "../../lib/model/types";
 import { PRODUCTION_TLS, type RenderEnv } from "../render-env";
 import { CERT_NOT_AFTER_METRIC, PKI_RENEW_DAYS } from "../roles/pki";
-import { ALERTMANAGER_HOOK_TOKEN_FILE, failoverHookNeeded, failoverWebhookUrl } from "./failover";
+import { ALERTMANAGER_HOOK_TOKEN_FILE, deploymentCaFile, failoverHookNeeded, failoverWebhookUrl } from "./failover";
 import { tlsView } from "./services";
 
 export const PROMETHEUS_RULES_DIR = "/etc/prometheus/rules";
@@ -100,7 +100,7 @@ export function alertmanagerView(t: Topology, env: RenderEnv) {
   return {
     failover_webhook_url: failoverHookNeeded(t) ? failoverWebhookUrl(t, env) : null,
     failover_webhook_token_file: ALERTMANAGER_HOOK_TOKEN_FILE,
-    ca_file: env.tls(hostsRunning(t, "alertmanager")[0] ?? hostsOf(t)[0]).caFile,
+    ca_file: deploymentCaFile(t, env),
   };
 }
 

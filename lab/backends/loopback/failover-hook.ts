@@ -26,6 +26,23 @@ export interface HookHost {
   adopt(key: string, proc: Proc): void;
 }
 
+/** One POST to the hook as Alertmanager's webhook sends it: HTTPS verified against `caFile`. Resolves
+ * to the answer's status (and its WWW-Authenticate); rejects on a connection or TLS failure. */
+export function postToHook(url: string, body: string, headers: Record<string, string>, caFile: string, timeoutMs = 5000): Promise<{ status: number; authenticate?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, {
+      method: "POST", ca: fs.readFileSync(caFile), timeout: timeoutMs,
+      headers: { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), ...headers },
+    }, (res) => {
+      res.resume();
+      resolve({ status: res.statusCode ?? 0, authenticate: res.headers["www-authenticate"] as string | undefined });
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
 export class FailoverHook implements FailoverHookControl {
   private constructor(private readonly proc: Proc, private readonly url: string, private readonly caFile: string, readonly logFile: string, private readonly authToken: string) {}
 
@@ -57,18 +74,9 @@ export class FailoverHook implements FailoverHookControl {
    * HTTPS verified against the deployment CA, with the bearer token, as the generated webhook does. */
   async trigger(alertname = "PatroniNoLeader"): Promise<void> {
     const body = JSON.stringify({ status: "firing", alerts: [{ status: "firing", labels: { alertname, severity: "critical", component: "database" } }] });
-    const ca = fs.readFileSync(this.caFile);
-    const post = () => new Promise<number | null>((resolve) => {
-      const req = https.request(this.url, { method: "POST", ca, timeout: 3000, headers: { Authorization: `Bearer ${this.authToken}`, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? null);
-      });
-      req.on("timeout", () => req.destroy(new Error("timed out")));
-      req.on("error", () => resolve(null));
-      req.end(body);
-    });
     // The hook may still be binding its port right after start.
-    const status = await waitFor("the failover hook to take the alert", 5000, post, 100);
+    const status = await waitFor("the failover hook to take the alert", 5000, () =>
+      postToHook(this.url, body, { Authorization: `Bearer ${this.authToken}` }, this.caFile, 3000).then((r) => r.status, () => null), 100);
     if (status !== 200) throw new Error(`failover hook answered ${status}`);
   }
 

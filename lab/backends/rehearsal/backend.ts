@@ -5,7 +5,7 @@
 // installed, triggered by the real alert path (Prometheus rule → Alertmanager → webhook).
 import { execFileSync } from "child_process";
 import { Client } from "pg";
-import { hostsOf, PORTS, type Host, type Service, type TimingPresetName, type Topology } from "../../../lib/model";
+import { failoverHookHostOf, hostsOf, PORTS, type Host, type Service, type TimingPresetName, type Topology } from "../../../lib/model";
 import { postgresClusterOf, sentinelMasterName } from "../../../playbooks-gen/views/clusters";
 import { failoverHookNeeded, survivingRegion } from "../../../playbooks-gen/views/failover";
 import { PATRONI_CONFIG_FILE, PATRONI_ENV_FILE } from "../../../playbooks-gen/roles/patroni";
@@ -370,7 +370,7 @@ export class RehearsalBackend implements DrillBackend {
    * acts once in this drill. Alertmanager triggers it; `trigger` only records that the drill would have. */
   async failoverHook(): Promise<FailoverHookControl | null> {
     if (!failoverHookNeeded(this.t)) return null;
-    const host = this.hostsRunning("prometheus").find((h) => h.region === survivingRegion(this.t));
+    const host = failoverHookHostOf(this.t);
     if (!host) throw new Error(`no monitoring host in ${survivingRegion(this.t)} runs the failover hook`);
     await this.mustExec(host.name, ["systemctl", "restart", "shop-failover-hook"]);
     const since = Math.floor(Date.now() / 1000);
