@@ -385,7 +385,8 @@ export class RehearsalBackend implements DrillBackend {
         const at = Number(line?.split(" ")[0]);
         if (!line || !Number.isFinite(at)) return null;
         const from = /\(Alertmanager at ([^)]+)\)/.exec(line)?.[1];
-        return { atMs: at * 1000, by: from ? this.nameAt(from) : "an unnamed Alertmanager" };
+        // A loopback source is the hook's own host (its Alertmanager posts to its own name).
+        return { atMs: at * 1000, by: !from ? "an unnamed Alertmanager" : from.startsWith("127.") ? host.name : this.nameAt(from) };
       },
       stop: async () => {},
     };
