@@ -81,7 +81,7 @@ describe("failover hook", () => {
         res.writeHead(202).end(JSON.stringify({ actions: fence.droplets.map((id) => ({ id, status: "in-progress", type: "power_off" })) }));
       }
     });
-    fs.writeFileSync(path.join(dir, "patronictl"), `#!/bin/sh\necho "$*" | sed 's/^-c [^ ]* //' >> ${callLog()}\n[ "$3" = list ] && echo '${JSON.stringify(roles.map((Role) => ({ Role })))}'\nexit 0\n`, { mode: 0o755 });
+    fs.writeFileSync(path.join(dir, "patronictl"), `#!/bin/sh\necho "$*" | sed 's/^-c [^ ]* //' >> ${callLog()}\n[ "$3" = list ] && sleep 0.3 && echo '${JSON.stringify(roles.map((Role) => ({ Role })))}'\nexit 0\n`, { mode: 0o755 });
     const port = 20000 + (process.pid % 20000);
     // Listen address, settings directory and API come from the RenderEnv, as in the lab.
     // The hook serves HTTPS with its host's certificate from the deployment CA (here the test's).
@@ -264,9 +264,16 @@ describe("failover hook", () => {
 
   it("turns synchronous mode off in stretched mode once the leader is confirmed gone twice", async () => {
     const url = await startHook(example(), LOST, ["Replica"]);
+    let output = "";
+    hook!.stdout!.on("data", (d) => { output += String(d); });
     await postAlert(url, "PatroniNoLeader");
-    await until("the change", () => calls().some((c) => c.startsWith("edit-config")), 15_000);
+    await until("the change", () => output.includes("applied "), 15_000);
     expect(calls()).toEqual(["list --format json", "list --format json", "edit-config --force --set synchronous_mode=false"]);
+    // Each step names how long its patronictl call took (the stub's list sleeps 0.3 s).
+    const listed = [...output.matchAll(/^confirmation [12]\/2 \(patronictl list (\d+\.\d) s\)$/gm)].map((m) => Number(m[1]));
+    expect(listed).toHaveLength(2);
+    for (const seconds of listed) expect(seconds).toBeGreaterThanOrEqual(0.3);
+    expect(output).toMatch(/^applied synchronous_mode=false: Patroni promotes the new primary on its next loop \(patronictl edit-config \d+\.\d s\)$/m);
   });
 
   it.each([

@@ -3,6 +3,7 @@ import { compareKeys, dumpDocumented, dumpYaml } from "../../playbooks-gen/engin
 import { renderTemplate } from "../../playbooks-gen/engine/templates";
 import { productionRenderEnv } from "../../playbooks-gen/render-env";
 import { etcdClusterOf, initialRedisPrimary, postgresClusterOf, sentinelQuorum } from "../../playbooks-gen/views/clusters";
+import { failoverPatronictlView } from "../../playbooks-gen/views/failover";
 import { groupVarsView } from "../../playbooks-gen/views/groupvars";
 import { etcHostsBlock, hostVarsView } from "../../playbooks-gen/views/inventory";
 import { example, exampleOutputs, hostNamed, standbyExample } from "./fixtures";
@@ -21,6 +22,14 @@ describe("cluster membership", () => {
     const s = standbyExample();
     expect(names(etcdClusterOf(s, "ams3"))).toEqual(["etcd-ams3-1", "etcd-ams3-2", "etcd-ams3-3"]);
     expect(names(postgresClusterOf(s, "nyc1"))).toEqual(["pg-nyc1-1", "pg-nyc1-2"]);
+  });
+
+  it("gives the failover hook's patronictl only the etcd members outside the region it watches", () => {
+    // The hook acts once nyc1 is lost; listing nyc1's member made calls that tried it first wait out a
+    // failed connection (5.7 s instead of 0.6 s in the lab).
+    expect(failoverPatronictlView(t, env).etcd.hosts).toEqual(["etcd-ams3-1:2379", "witness-lon1-1:2379"]);
+    const s = standbyExample();
+    expect(failoverPatronictlView(s, productionRenderEnv(s)).etcd.hosts).toEqual(["etcd-ams3-1:2379", "etcd-ams3-2:2379", "etcd-ams3-3:2379"]);
   });
 
   it("bootstraps Redis on the primary region and needs a majority of Sentinels", () => {
