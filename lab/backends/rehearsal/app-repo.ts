@@ -37,7 +37,11 @@ export function buildAppRepository(gitRoot: string, cache: string, log: (l: stri
   for (const f of files) h.update(f).update("\0").update(fs.readFileSync(path.join(APP_SOURCE, f)));
   const version = `rehearsal-${h.digest("hex").slice(0, 12)}`;
   const bare = path.join(gitRoot, APP_REPOSITORY_NAME);
-  if (fs.existsSync(path.join(bare, "refs", "tags", version))) return version;
+  if (fs.existsSync(path.join(bare, "refs", "tags", version))) {
+    // One made before the repository was packed: pack it now.
+    if (!fs.readdirSync(path.join(bare, "objects", "pack")).some((f) => f.endsWith(".pack"))) packForDumbHttp(bare);
+    return version;
+  }
   log(`building the app repository ${version} from examples/shop-app (npm ci --omit=dev here: the hosts reach no registry)`);
   const work = path.join(cache, "app-build");
   fs.rmSync(work, { recursive: true, force: true });
@@ -55,7 +59,16 @@ export function buildAppRepository(gitRoot: string, cache: string, log: (l: stri
   fs.rmSync(bare, { recursive: true, force: true });
   fs.mkdirSync(gitRoot, { recursive: true });
   runOk(["git", "clone", "-q", "--bare", work, bare]);
-  runOk(["git", "update-server-info"], { cwd: bare });
+  packForDumbHttp(bare);
   fs.rmSync(work, { recursive: true, force: true });
   return version;
+}
+
+/** Git's dumb HTTP protocol fetches what the repository holds, file by file: one pack instead of
+ * hundreds of loose objects makes a host's clone a handful of requests (15 hosts clone it at once,
+ * while they fetch their packages from the same mirror). */
+export function packForDumbHttp(bare: string): void {
+  runOk(["git", "repack", "-a", "-d", "-q"], { cwd: bare });
+  runOk(["git", "prune-packed"], { cwd: bare });
+  runOk(["git", "update-server-info"], { cwd: bare });
 }

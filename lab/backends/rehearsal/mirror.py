@@ -3,9 +3,10 @@
 # bare git repositories under /git, served by git's "dumb" HTTP protocol) on the operator's address.
 # Usage: mirror.py ADDRESS PORT ROOT CERT KEY
 import http.server
-import ssl
 import sys
 from functools import partial
+
+from tls_server import serve  # beside this file
 
 address, port, root, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 
@@ -15,9 +16,4 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
 
 
-server = http.server.ThreadingHTTPServer((address, port), partial(Handler, directory=root))
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(cert, key)
-server.socket = context.wrap_socket(server.socket, server_side=True)
-print("listening", flush=True)
-server.serve_forever()
+serve(address, port, partial(Handler, directory=root), cert, key)

@@ -8,12 +8,13 @@ import hashlib
 import http.server
 import os
 import re
-import ssl
 import sys
 import time
 import urllib.parse
 import uuid
 from xml.sax.saxutils import escape
+
+from tls_server import serve  # beside this file
 
 address, port, root, cert, key = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 NS = 'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
@@ -162,9 +163,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.reply(204)
 
 
-server = http.server.ThreadingHTTPServer((address, port), Handler)
-context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-context.load_cert_chain(cert, key)
-server.socket = context.wrap_socket(server.socket, server_side=True)
-print("listening", flush=True)
-server.serve_forever()
+serve(address, port, Handler, cert, key)
