@@ -12,19 +12,19 @@ describe("objectives", () => {
 
   it("fails a region-loss RTO the budget exceeds, with every layer's term", () => {
     expect(problemsOf((d) => { d.objectives = { regionLossDatabase: { rtoSeconds: 20 } }; })).toEqual([
-      "objectives.regionLossDatabase.rtoSeconds is 20, but the worst-case region loss (database) budget is 76.1 s (etcd election 3 s + leader key expiry 11 s + alert path beyond the key's expiry 16 s + hook confirmations 43.6 s + Patroni writes over the WAN 1.7 s + HAProxy 0.8 s); raise rtoSeconds to 77",
+      "objectives.regionLossDatabase.rtoSeconds is 20, but the worst-case region loss (database) budget is 52.1 s (etcd election 3 s + leader key expiry 11 s + alert path beyond the key's expiry 16 s + hook confirmations 19.6 s + Patroni writes over the WAN 1.7 s + HAProxy 0.8 s); raise rtoSeconds to 53",
     ]);
   });
 
   it("names the Cloudflare plan that meets an edge RTO", () => {
     expect(problemsOf((d) => { d.cloudflare.plan = "pro"; d.objectives = { regionLossEdge: { rtoSeconds: 110 } }; })).toEqual([
-      "objectives.regionLossEdge.rtoSeconds is 110, but the worst-case region loss (customers through the edge) budget is 185 s (database promoted in the surviving region 76.1 s + load balancer takes the app hosts back 18 s + Cloudflare monitor beyond them 90.9 s); cloudflare.plan: business (monitor every 15 s: 94.1 s), or raise rtoSeconds to 185",
+      "objectives.regionLossEdge.rtoSeconds is 110, but the worst-case region loss (customers through the edge) budget is 185 s (database promoted in the surviving region 52.1 s + load balancer takes the app hosts back 18 s + Cloudflare monitor beyond them 114.9 s); cloudflare.plan: business (monitor every 15 s: 70.1 s), or raise rtoSeconds to 185",
     ]);
   });
 
   it("holds an edge RTO against the database's promotion too: no Cloudflare plan is faster than the database", () => {
-    expect(problemsOf((d) => { d.objectives = { regionLossEdge: { rtoSeconds: 90 } }; })).toEqual([
-      "objectives.regionLossEdge.rtoSeconds is 90, but the worst-case region loss (customers through the edge) budget is 94.1 s (database promoted in the surviving region 76.1 s + load balancer takes the app hosts back 18 s); timing: fast (77.8 s), or regions closer together (88.2 s at 0 ms between them), or raise rtoSeconds to 95",
+    expect(problemsOf((d) => { d.objectives = { regionLossEdge: { rtoSeconds: 65 } }; })).toEqual([
+      "objectives.regionLossEdge.rtoSeconds is 65, but the worst-case region loss (customers through the edge) budget is 70.1 s (database promoted in the surviving region 52.1 s + load balancer takes the app hosts back 18 s); timing: fast (53.8 s), or regions closer together (64.2 s at 0 ms between them), or raise rtoSeconds to 71",
     ]);
   });
 

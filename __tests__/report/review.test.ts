@@ -62,8 +62,8 @@ describe("review budget", () => {
     expect(review.budget.map((r) => [r.failureClass, r.totalSeconds, r.objective.rtoSeconds, r.meetsObjective])).toEqual([
       ["primaryLoss", 13.5, 60, true],
       ["postgresCrash", 32.5, 180, true],
-      ["regionLossDatabase", 76.1, 300, true],
-      ["regionLossEdge", 94.1, 300, true],
+      ["regionLossDatabase", 52.1, 300, true],
+      ["regionLossEdge", 70.1, 300, true],
       ["redisPrimaryLoss", 27, 60, true],
     ]);
     expect(review.budget[2].terms.map((x) => x.layer)).toContain("hook confirmations");
@@ -73,7 +73,7 @@ describe("review budget", () => {
     const m = measurementsOf(t, readDrillReports([LAB_REPORT]));
     expect(m.map((x) => [x.drill, x.failureClass, x.boundSeconds])).toEqual([
       ["primary-loss", "primaryLoss", 13.5],
-      ["region-loss", "regionLossDatabase", 56.1],
+      ["region-loss", "regionLossDatabase", 32.1],
       ["region-loss (Redis)", "redisPrimaryLoss", 27],
       ["redis-primary-loss", "redisPrimaryLoss", 27],
     ]);
@@ -90,7 +90,7 @@ describe("rehearsal reports", () => {
     ];
     expect(measurementsOf(t, [{ file: "rehearsal-report.json", drills }]).map((m) => [m.drill, m.boundSeconds, m.withinBound])).toEqual([
       ["primary-loss", 13.5, true],
-      ["region-loss", 76.1, true], // the production bound, alert path included (the lab's own trigger gives 56.1 s)
+      ["region-loss", 52.1, true], // the production bound, alert path included (the lab's own trigger gives 32.1 s)
     ]);
   });
 
@@ -98,8 +98,8 @@ describe("rehearsal reports", () => {
     // The clean-clone CI run of 2026-12-02 with TLS: database 46.2 s, customers 60.2 s (over the old 50 s).
     const drills = [{ name: "region-loss", preset: "balanced", backend: "rehearsal", rtoSeconds: 46.2, lostAckedWrites: 0, customers: { rtoSeconds: 60.2, lostAckedWrites: 0 } }];
     expect(measurementsOf(t, [{ file: "ci.json", drills }]).map((m) => [m.drill, m.failureClass, m.rtoSeconds, m.boundSeconds, m.withinBound])).toEqual([
-      ["region-loss", "regionLossDatabase", 46.2, 76.1, true],
-      ["region-loss (customers)", "regionLossEdge", 60.2, 94.1, true],
+      ["region-loss", "regionLossDatabase", 46.2, 52.1, true],
+      ["region-loss (customers)", "regionLossEdge", 60.2, 70.1, true],
     ]);
   });
 
@@ -107,13 +107,13 @@ describe("rehearsal reports", () => {
     const m = measurementsOf(t, readDrillReports([REHEARSAL_REPORT, PARTITION_REPORT]));
     expect(m.map((x) => [x.drill, x.failureClass, x.rtoSeconds, x.boundSeconds])).toEqual([
       ["primary-loss", "primaryLoss", 9.03, 13.5],
-      ["region-loss", "regionLossDatabase", 30.04, 76.1],
+      ["region-loss", "regionLossDatabase", 30.04, 52.1],
       ["region-loss (Redis)", "redisPrimaryLoss", 7.67, 27],
-      ["region-loss (customers)", "regionLossEdge", 44.15, 94.1],
+      ["region-loss (customers)", "regionLossEdge", 44.15, 70.1],
       ["redis-primary-loss", "redisPrimaryLoss", 5.63, 27],
-      ["region-partition", "regionLossDatabase", 48.4, 76.1],
+      ["region-partition", "regionLossDatabase", 48.4, 52.1],
       ["region-partition (Redis)", "redisPrimaryLoss", 7.38, 27],
-      ["region-partition (customers)", "regionLossEdge", 53.03, 94.1],
+      ["region-partition (customers)", "regionLossEdge", 53.03, 70.1],
     ]);
     expect(m.find((x) => x.drill === "region-partition (customers)")!.lostAckedWrites).toBe(124);
   });
@@ -198,7 +198,7 @@ describe("REVIEW.md", () => {
     expect(md).toContain('  subgraph nyc1["nyc1 · primary · VPC 10.219.0.0/20"]');
     expect(md).toContain('  pg_nyc1_1 -.->|"async (nosync)"| pg_ams3_1');
     expect(md).toContain("| **total** | | | **$700.00** |");
-    expect(md).toContain("| region loss (database) | region-loss | loopback | balanced | 19.74 s | 56.1 s | yes | 0 |");
+    expect(md).toContain("| region loss (database) | region-loss | loopback | balanced | 19.74 s | 32.1 s | yes | 0 |");
   });
 
   it("names a region partition's loss: the window the cut-off primary still acknowledges", () => {
