@@ -140,7 +140,7 @@ export async function runRedisDrill(ctx: DrillContext, target: number | null): P
     }, 200).catch((e: Error) => f.note(`${e.message}; writes failed with: ${commonErrors(writer.ops.filter((o) => o.t0 >= faultAt))}`));
     await backend.powerOn(old);
     try {
-      await backend.waitHealthy(120_000);
+      await backend.waitHealthy(180_000);
       healed = true;
     } catch (e) {
       f.violation(`the backend did not return to full health: ${(e as Error).message}`);
