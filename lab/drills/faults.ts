@@ -36,9 +36,10 @@ export async function rejoinRegion(ctx: DrillContext, f: Findings, region: strin
   // Streaming from the leader, as the leader sees it: a member's "running" in the DCS can be stale
   // while it is still being rewound, and a switchover then would break the rewind mid-way.
   // Bounded generously: this is a health check, its time is reported, not judged. On the rehearsal of a
-  // loaded machine (load 15 on 2 cores) the old primary took 126 s from Patroni's start to streaming:
-  // 30 s for etcd, 10 s of crash recovery, 73 s of pg_rewind through the WAN forwarder (2026-12-02).
-  await waitFor(`${pg.join(", ")} to rejoin as streaming replicas`, 300_000, async () => {
+  // loaded machine (load 15 on 2 cores) the old primary took 126 s from Patroni's start to streaming
+  // (30 s for etcd, 10 s of crash recovery, 73 s of pg_rewind through the WAN forwarder), and in
+  // another run the region's nodes streamed 254 s after it came back (2026-12-02).
+  await waitFor(`${pg.join(", ")} to rejoin as streaming replicas`, 600_000, async () => {
     const leader = await backend.leader();
     if (!leader) return false;
     const streaming = await backend.streamingFrom(leader);
