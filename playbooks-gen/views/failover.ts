@@ -103,14 +103,13 @@ export function failoverHookView(t: Topology, env: RenderEnv) {
 export function failoverPatronictlView(t: Topology, env: RenderEnv) {
   const region = survivingRegion(t);
   const watched = primaryRegion(t);
-  const etcd = patroniEtcdView(t, failoverHookHost(t, env), env, region);
-  const outside = etcdClusterOf(t, region).filter((m) => m.region !== watched).map((m) => `${env.addressOf(m.name)}:${PORTS.etcdClient}`);
+  const outside = etcdClusterOf(t, region).filter((m) => m.region !== watched);
   if (outside.length === 0) throw new Error(`the etcd cluster of region ${region} has no member outside region ${watched}: the failover hook could not reach it after losing ${watched}`);
   return {
     scope: patroniScope(t, region),
     ca_file: deploymentCaFile(t, env),
     // As the surviving cluster's Patroni user, with the certificate of the host the hook runs on.
-    etcd: { ...etcd, hosts: outside },
+    etcd: patroniEtcdView(t, failoverHookHost(t, env), env, region, outside),
   };
 }
 

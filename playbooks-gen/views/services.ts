@@ -42,10 +42,11 @@ export function etcdView(t: Topology, host: Host, env: RenderEnv) {
 
 /** Patroni's (and patronictl's) way into its DCS: the region's etcd cluster over TLS, with the host's
  * certificate and the cluster's etcd user, limited to its keys (the password comes from the environment,
- * PATRONI_ETCD3_PASSWORD). `host` is the one whose certificate is presented. */
-export function patroniEtcdView(t: Topology, host: Host, env: RenderEnv, region = host.region) {
+ * PATRONI_ETCD3_PASSWORD). `host` is the one whose certificate is presented; `members`, the etcd members
+ * it reaches (the whole cluster unless narrowed). */
+export function patroniEtcdView(t: Topology, host: Host, env: RenderEnv, region = host.region, members = etcdClusterOf(t, region)) {
   return {
-    hosts: etcdClusterOf(t, region).map((m) => `${env.addressOf(m.name)}:${PORTS.etcdClient}`),
+    hosts: members.map((m) => `${env.addressOf(m.name)}:${PORTS.etcdClient}`),
     username: etcdPatroniUser(patroniScope(t, region)),
     tls: tlsView(env, host),
   };

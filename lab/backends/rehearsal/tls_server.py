@@ -2,9 +2,10 @@
 # TLS handshakes run in each request's thread, with a deep listen queue.
 #
 # Wrapping the listening socket the usual way makes accept() do every handshake in the one serving
-# thread, and http.server's listen queue holds 5 connections: with 15 hosts fetching packages and the
-# app repository at once, the queue overflowed, the kernel dropped SYNs, and a host's git clone failed
-# after curl's 134 s of SYN retries (rehearsal, 2026-12-02).
+# thread: a connection that stalls its handshake holds up every other client (measured: a GET waited
+# out its 5 s timeout behind one idle connection), and http.server's listen queue holds 5 connections.
+# With 15 hosts fetching packages and the app repository at once, a host's git clone failed after 134 s
+# without a connection (rehearsal, 2026-12-02).
 import http.server
 import ssl
 import sys
@@ -30,7 +31,8 @@ class TlsThreadingServer(http.server.ThreadingHTTPServer):
         try:
             super().finish_request(tls, client_address)
         finally:
-            # shutdown_request closes the plain socket; the TLS wrapper holds its own descriptor.
+            # wrap_socket took the plain socket's descriptor over (shutdown_request's close of the plain
+            # one does nothing): close the TLS socket here.
             try:
                 tls.close()
             except OSError:
