@@ -7,7 +7,7 @@ import { sql, startProbe } from "../clients/pg";
 import { sleep, waitFor } from "../proc";
 import { cutOffOrders, maxConcurrentPrimaries, primarySpans, promotedAfter, summarizeWrites, writeGap } from "./checker";
 import { redisReadBack, redisWriter, sentinelAsk } from "./redis-drill";
-import { Findings, round2, type CustomerOutcome, type DrillContext, type DrillResult, type RedisOutcome } from "./types";
+import { Findings, HEALTHY_WAIT_MS, round2, type CustomerOutcome, type DrillContext, type DrillResult, type RedisOutcome } from "./types";
 
 export interface PgDrillSpec {
   readonly name: string;
@@ -39,7 +39,7 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
   const { backend, log } = ctx;
   const preset = presetOf(backend.t);
   const f = new Findings();
-  if (!spec.degraded) await backend.waitHealthy(180_000);
+  if (!spec.degraded) await backend.waitHealthy(HEALTHY_WAIT_MS);
   const leaderName = await waitFor("a Patroni leader", 30_000, () => backend.leader());
   const leader = backend.host(leaderName);
   const avoid = spec.avoidRegion?.(leader);
@@ -99,7 +99,7 @@ export async function runPgDrill(ctx: DrillContext, spec: PgDrillSpec, target: n
         await sleep(1000);
         f.note(`${leader.region} stays fenced: the backend is rebuilt before another drill`);
       } else {
-        await backend.waitHealthy(180_000);
+        await backend.waitHealthy(HEALTHY_WAIT_MS);
         healed = true;
         await sleep(1000); // a few acknowledged writes on the healed cluster, read back below as well
       }

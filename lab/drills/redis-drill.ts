@@ -7,7 +7,7 @@ import type { DrillBackend, ProbeSample, RedisTarget, WriteOp } from "../backend
 import { Redis, redisOnce } from "../clients/resp";
 import { sleep, waitFor } from "../proc";
 import { maxConcurrentPrimaries, primarySpans, summarizeWrites, writeGap } from "./checker";
-import { Findings, round2, type DrillContext, type DrillResult } from "./types";
+import { Findings, HEALTHY_WAIT_MS, round2, type DrillContext, type DrillResult } from "./types";
 
 const OP_TIMEOUT_MS = 1000;
 
@@ -94,7 +94,7 @@ export function sentinelAsk(backend: DrillBackend, reachable: (host: string) => 
 export async function runRedisDrill(ctx: DrillContext, target: number | null): Promise<DrillResult> {
   const { backend, log } = ctx;
   const f = new Findings();
-  await backend.waitHealthy(180_000);
+  await backend.waitHealthy(HEALTHY_WAIT_MS);
   const old = await waitFor("Sentinels to agree on a primary", 30_000, () => backend.redisPrimary());
   const ask = sentinelAsk(backend);
   // Role of every Redis node, sampled like the PostgreSQL prober. p = 1 only for a master that can take
@@ -140,7 +140,7 @@ export async function runRedisDrill(ctx: DrillContext, target: number | null): P
     }, 200).catch((e: Error) => f.note(`${e.message}; writes failed with: ${commonErrors(writer.ops.filter((o) => o.t0 >= faultAt))}`));
     await backend.powerOn(old);
     try {
-      await backend.waitHealthy(180_000);
+      await backend.waitHealthy(HEALTHY_WAIT_MS);
       healed = true;
     } catch (e) {
       f.violation(`the backend did not return to full health: ${(e as Error).message}`);

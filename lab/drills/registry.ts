@@ -7,7 +7,7 @@ import { waitFor } from "../proc";
 import { etcdQuorumLoss, failback, fenceAndPromote, freezePatroni, healPartition, inRegionCandidate, loseRegion, partitionRegion, restoreRegion, switchover } from "./faults";
 import { runPgDrill, type PgDrillSpec } from "./pg-drill";
 import { runRedisDrill } from "./redis-drill";
-import { Findings, type DrillContext, type DrillDef, type DrillResult } from "./types";
+import { Findings, HEALTHY_WAIT_MS, type DrillContext, type DrillDef, type DrillResult } from "./types";
 
 const none = async () => {};
 const BOTH = ["stretched", "standby-cluster"] as const;
@@ -23,7 +23,7 @@ function pgDrill(modes: readonly DatabaseMode[], spec: Omit<PgDrillSpec, "name">
 /** region-return: lose the primary region (not measured), then measure its return and the failback. */
 async function regionReturn(ctx: DrillContext): Promise<DrillResult> {
   const { backend } = ctx;
-  await backend.waitHealthy(180_000);
+  await backend.waitHealthy(HEALTHY_WAIT_MS);
   const home = backend.host((await backend.leader())!);
   const lost = new Findings();
   await loseRegion(ctx, lost, home, () => false);
