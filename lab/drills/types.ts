@@ -9,10 +9,10 @@ export interface DrillContext {
   readonly random: () => number;
 }
 
-/** How long a drill waits for the backend's full health, before it starts and after its heal: a health
- * check, not a target (its time is reported, not judged). A clean-clone CI run of the rehearsal on a
- * loaded machine (converge 3× slower than usual) timed out after 180 s waiting for every replica to
- * stream again after region-loss's failback (2026-12-02); rejoining a region there took up to 254 s. */
+/** How long a drill waits for the backend's full health (before it starts, after its heal) and for a
+ * returning region's nodes to stream again: a bound on a health check, not a target. A clean-clone CI
+ * run of the rehearsal on a loaded machine (converge 3× slower than usual) ran out of the former 180 s
+ * waiting for every replica to stream after region-loss's failback (2026-12-02). */
 export const HEALTHY_WAIT_MS = 600_000;
 
 /** What a drill found: `notes` explain, `violations` fail the drill whatever the numbers say. */
