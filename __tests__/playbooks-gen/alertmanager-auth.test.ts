@@ -17,6 +17,7 @@ import {
   ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG, PROMETHEUS_RULES_DIR, PROMETHEUS_WEB_CONFIG,
 } from "../../playbooks-gen/views/monitoring";
 import { alertmanagerRequest, REFUSAL_ALERT, refusalSilence } from "../../lab/backends/rehearsal/refusals";
+import { stopChildren } from "../support/children";
 import { requireDebianPackages } from "../support/debian";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs } from "./fixtures";
 
@@ -98,10 +99,11 @@ describe("Alertmanager's API with the generated web config (HTTPS, basic auth)",
       .split(PRODUCTION_TLS.caFile).join(at("ca.crt")));
   }, 60_000);
 
-  afterAll(() => {
-    for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, "SIGTERM");
+  afterAll(async () => {
+    // Alertmanager writes its storage on SIGTERM: its directory goes only after it has exited.
+    await stopChildren(children);
     if (root) fs.rmSync(root, { recursive: true, force: true });
-  });
+  }, 30_000);
 
   it("stops with a clear message, writing nothing, when the controller's Ansible cannot make a bcrypt hash (no passlib)", () => {
     // Ansible falls back to crypt() without passlib, which gives "*0" for bcrypt.

@@ -15,6 +15,7 @@ import type { RenderEnv, TlsFiles } from "../../playbooks-gen/render-env";
 import { ETCD_AUTH_ENV, ETCD_AUTH_SCRIPT, etcdPatroniPrefix, etcdPatroniUser, etcdScopesOf } from "../../playbooks-gen/views/etcd-auth";
 import { LabPki } from "../../lab/backends/loopback/pki";
 import { etcdGatewayAnswer, etcdGatewayRequest } from "../../lab/backends/rehearsal/refusals";
+import { stopChildren } from "../support/children";
 import { requireDebianPackages } from "../support/debian";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs } from "./fixtures";
 
@@ -87,8 +88,7 @@ describe("etcd with TLS, client certificates and RBAC from the generated config 
   }, 60_000);
 
   afterAll(async () => {
-    for (const m of members) m.kill("SIGKILL");
-    await new Promise((r) => setTimeout(r, 500));
+    await stopChildren(members, "SIGKILL");
     fs.rmSync(root, { recursive: true, force: true });
   });
 
