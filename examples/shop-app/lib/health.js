@@ -40,8 +40,16 @@ function checkRedis(redis, instance) {
     if (redis.status !== "ready") throw new Error(`no connection to the Redis primary (client ${redis.status})`);
     const key = `shop:health:${instance}`;
     const value = crypto.randomUUID();
-    await redis.set(key, value, "PX", 60_000);
-    const read = await redis.get(key);
+    let read;
+    try {
+      await redis.set(key, value, "PX", 60_000);
+      read = await redis.get(key);
+    } catch (err) {
+      // The connection went between the check above and the command (the primary was killed a moment
+      // ago): the same plain words, with ioredis's own message after them.
+      if (redis.status !== "ready") throw new Error(`no connection to the Redis primary (client ${redis.status}): ${err.message}`);
+      throw err;
+    }
     if (read !== value) throw new Error(`read back ${JSON.stringify(read)} after writing ${JSON.stringify(value)}`);
     return { node: describePrimary(redis) };
   });
