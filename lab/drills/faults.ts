@@ -86,6 +86,14 @@ export async function failback(ctx: DrillContext, f: Findings, region: string): 
   await redisFailback(ctx, f, region);
 }
 
+/** Sentinel's own fields for one monitored instance (SENTINEL MASTER, one entry of SENTINEL REPLICAS). */
+function sentinelFields(entry: unknown): Record<string, string> {
+  const kv = Array.isArray(entry) ? entry.map(String) : [];
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < kv.length; i += 2) out[kv[i]] = kv[i + 1];
+  return out;
+}
+
 /** Moves the Redis primary back into `region` once one of the region's Redis replicas is in sync, as
  * an operator would after a region returns (Sentinel never fails back by itself): SENTINEL FAILOVER
  * with only the region's replicas to choose from. Each region drill then takes Redis's primary with it. */
@@ -99,8 +107,22 @@ async function redisFailback({ backend }: DrillContext, f: Findings, region: str
   const { failoverTimeoutMs } = presetOf(backend.t).sentinel;
   await waitFor(`a Redis replica in ${region} in sync with ${primary}`, 60_000 + failoverTimeoutMs, async () =>
     (await backend.redisReplication(primary))?.onlineReplicas.some((r) => home.has(r)), 250);
+  // The Sentinel asked must itself see it so: a Sentinel that has just come back with its region (its
+  // view from before the fault, or no fresh INFO from the replicas yet) could start a failover of a
+  // stale view or find no replica to promote. Wait for one that names the agreed primary and lists a
+  // replica of the region as plainly up ("slave", link ok); the region's own when it is ready.
+  const sentinel = await waitFor(`a Sentinel that names ${primary} and sees a replica in ${region} up`, 60_000, async () => {
+    const candidates = [...backend.hostsRunning("sentinel")].sort((a, b) => Number(b.region === region) - Number(a.region === region));
+    for (const s of candidates) {
+      if ((await backend.sentinelMaster(s.name).catch(() => null)) !== primary) continue;
+      const replicas = await redisCommand(backend.sentinelTarget(s.name, "admin"), ["SENTINEL", "REPLICAS", sentinelMasterName(backend.t)]).catch(() => []);
+      const upAtHome = (Array.isArray(replicas) ? replicas : []).map(sentinelFields).some((r) =>
+        [...home].some((h) => r.ip === h || r.ip === backend.redisTarget(h).host) && r.flags === "slave" && r["master-link-status"] === "ok");
+      if (upAtHome) return s;
+    }
+    return undefined;
+  }, 250);
   const t0 = Date.now();
-  const sentinel = backend.hostsRunning("sentinel").find((h) => h.region === region) ?? backend.hostsRunning("sentinel")[0];
   const onOld = (...args: string[]) => redisCommand(backend.redisTarget(primary, "admin"), args);
   // Sentinel promotes without telling the old primary, which it turns into a replica only ~10 s later:
   // writes it took meanwhile were lost (the lab saw 550). So its writes wait (CLIENT PAUSE … WRITE)
@@ -109,15 +131,36 @@ async function redisFailback({ backend }: DrillContext, f: Findings, region: str
   try {
     const reply = await redisCommand(backend.sentinelTarget(sentinel.name, "admin"), ["SENTINEL", "FAILOVER", sentinelMasterName(backend.t)]);
     if (String(reply) !== "OK") throw new Error(`SENTINEL FAILOVER on ${sentinel.name}: ${String(reply)}`);
-    const now = await waitFor(`the Redis primary back in ${region}`, 60_000, async () => {
+    // Sentinel's own bound on each step of a failover is its failover-timeout: wait that, and a minute.
+    const now = await waitFor(`the Redis primary back in ${region}`, failoverTimeoutMs + 60_000, async () => {
       const p = await backend.redisPrimary();
       return p && home.has(p) ? p : undefined;
-    }, 100);
+    }, 100).catch(async (e: Error) => {
+      throw new Error(`${e.message} (SENTINEL FAILOVER asked of ${sentinel.name}); the Sentinels' views: ${await sentinelViews(backend)}`);
+    });
     const dropped = await onOld("CLIENT", "KILL", "TYPE", "normal");
-    f.note(`Redis failback: writes paused on ${primary}, SENTINEL FAILOVER made ${now} the primary in ${secondsSince(t0)} s, ${String(dropped)} clients of the old one dropped`);
+    f.note(`Redis failback: writes paused on ${primary}, SENTINEL FAILOVER on ${sentinel.name} made ${now} the primary in ${secondsSince(t0)} s, ${String(dropped)} clients of the old one dropped`);
   } finally {
     await onOld("CLIENT", "UNPAUSE").catch(() => undefined);
   }
+}
+
+/** Each running Sentinel's master, its flags and config epoch, and its replicas' flags: for a report
+ * that says why a failover did not land. */
+async function sentinelViews(backend: DrillContext["backend"]): Promise<string> {
+  const name = sentinelMasterName(backend.t);
+  const views = await Promise.all(backend.hostsRunning("sentinel").map(async (s) => {
+    try {
+      const target = backend.sentinelTarget(s.name, "admin");
+      const m = sentinelFields(await redisCommand(target, ["SENTINEL", "MASTER", name]));
+      const replicas = await redisCommand(target, ["SENTINEL", "REPLICAS", name]);
+      const rs = (Array.isArray(replicas) ? replicas : []).map(sentinelFields).map((r) => `${r.ip} ${r.flags} link ${r["master-link-status"]}`);
+      return `${s.name}: master ${m.ip} (${m.flags}, epoch ${m["config-epoch"]}), replicas ${rs.join(", ") || "none"}`;
+    } catch (e) {
+      return `${s.name}: ${(e as Error).message}`;
+    }
+  }));
+  return views.join("; ");
 }
 
 /** Powers off every host of a region; with synchronous_mode the generated failover hook, triggered as
