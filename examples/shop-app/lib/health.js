@@ -33,11 +33,18 @@ function checkDatabase(pool, instance) {
   });
 }
 
+/** Whether the client can send now. ioredis still says "ready" for a moment after the server closed
+ * the socket (it has not yet handled the close), and then refuses every command. */
+function connected(redis) {
+  return redis.status === "ready" && Boolean(redis.stream && redis.stream.writable);
+}
+const clientState = (redis) => (redis.status === "ready" && !connected(redis) ? "ready, socket closed" : redis.status);
+
 /** SET then GET a random value under this host's key on the primary Sentinel names. */
 function checkRedis(redis, instance) {
   return timed("redis write", async () => {
     // Say so plainly rather than with ioredis's "Stream isn't writeable …".
-    if (redis.status !== "ready") throw new Error(`no connection to the Redis primary (client ${redis.status})`);
+    if (!connected(redis)) throw new Error(`no connection to the Redis primary (client ${clientState(redis)})`);
     const key = `shop:health:${instance}`;
     const value = crypto.randomUUID();
     let read;
@@ -47,7 +54,7 @@ function checkRedis(redis, instance) {
     } catch (err) {
       // The connection went between the check above and the command (the primary was killed a moment
       // ago): the same plain words, with ioredis's own message after them.
-      if (redis.status !== "ready") throw new Error(`no connection to the Redis primary (client ${redis.status}): ${err.message}`);
+      if (!connected(redis)) throw new Error(`no connection to the Redis primary (client ${clientState(redis)}): ${err.message}`);
       throw err;
     }
     if (read !== value) throw new Error(`read back ${JSON.stringify(read)} after writing ${JSON.stringify(value)}`);
