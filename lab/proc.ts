@@ -1,6 +1,6 @@
 // Process supervision without systemd: spawn detached with per-host logs, remember (pid, start time)
 // so a recycled PID is never signalled, treat zombies as dead (PID 1 here reaps only every ~2 s).
-import { spawn } from "child_process";
+import { spawn, type ChildProcess } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 
@@ -34,6 +34,13 @@ function stat(pid: number): { state: string; ppid: number; startTime: string } |
 export function procOf(pid: number): Proc | null {
   const s = stat(pid);
   return s && s.state !== "Z" ? { pid, startTime: s.startTime } : null;
+}
+
+/** The running ones of these spawned children, as Procs for signal() and killAll(); one that has exited
+ * is left out (its PID may be reused already). */
+export function procsOfChildren(children: Iterable<ChildProcess | undefined>): Proc[] {
+  return [...children].flatMap((c) => (c?.pid !== undefined && c.exitCode === null && c.signalCode === null ? [procOf(c.pid)] : []))
+    .filter((p): p is Proc => p !== null);
 }
 
 export function isAlive(p: Proc): boolean {

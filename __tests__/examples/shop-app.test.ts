@@ -162,11 +162,9 @@ describe("shop-app example (real PostgreSQL 15, Redis 7 and Sentinel on 127.0.77
     await redis[0].kill();
     try {
       const down = await healthIs(503, 10_000, (b) => b.failed.includes("redis"));
-      // Which words ioredis uses depends on where its retry cycle is when the server goes (no connection,
-      // refused, no primary from Sentinel, its retry limit, or the check's own 2 s bound on a loaded
-      // machine): any of them names the cause.
-      expect(down.body).toMatchObject({ ok: false, failed: ["redis"], db: { ok: true },
-        redis: { ok: false, error: expect.stringMatching(/Redis primary|ECONNREFUSED|max retries|Connection is closed|redis write took longer than|Command timed out/) } });
+      // Which words ioredis uses depends on where its retry cycle is when the server goes (refused
+      // connection, no primary from Sentinel, or its retry limit): any of them names the cause.
+      expect(down.body).toMatchObject({ ok: false, failed: ["redis"], db: { ok: true }, redis: { ok: false, error: expect.stringMatching(/Redis primary|ECONNREFUSED|max retries|Connection is closed/) } });
       expect(down.ms).toBeLessThan(3_000);
       // The order is committed, its job cannot be enqueued: the worker's reconciliation fulfils it.
       const r = await post({ item: "mug", quantity: 1 }, "during-redis-outage");

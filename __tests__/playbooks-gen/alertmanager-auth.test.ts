@@ -17,7 +17,7 @@ import {
   ALERTMANAGER_PASSWORD_FILE, ALERTMANAGER_USER, ALERTMANAGER_WEB_CONFIG, PROMETHEUS_RULES_DIR, PROMETHEUS_WEB_CONFIG,
 } from "../../playbooks-gen/views/monitoring";
 import { alertmanagerRequest, REFUSAL_ALERT, refusalSilence } from "../../lab/backends/rehearsal/refusals";
-import { stopChildren } from "../support/children";
+import { killAll, procsOfChildren } from "../../lab/proc";
 import { requireDebianPackages } from "../support/debian";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs } from "./fixtures";
 
@@ -101,7 +101,8 @@ describe("Alertmanager's API with the generated web config (HTTPS, basic auth)",
 
   afterAll(async () => {
     // Alertmanager writes its storage on SIGTERM: its directory goes only after it has exited.
-    await stopChildren(children);
+    const running = procsOfChildren(children);
+    await killAll(running, "SIGTERM").catch(() => killAll(running));
     if (root) fs.rmSync(root, { recursive: true, force: true });
   }, 30_000);
 

@@ -15,7 +15,7 @@ import type { RenderEnv, TlsFiles } from "../../playbooks-gen/render-env";
 import { ETCD_AUTH_ENV, ETCD_AUTH_SCRIPT, etcdPatroniPrefix, etcdPatroniUser, etcdScopesOf } from "../../playbooks-gen/views/etcd-auth";
 import { LabPki } from "../../lab/backends/loopback/pki";
 import { etcdGatewayAnswer, etcdGatewayRequest } from "../../lab/backends/rehearsal/refusals";
-import { stopChildren } from "../support/children";
+import { killAll, procsOfChildren } from "../../lab/proc";
 import { requireDebianPackages } from "../support/debian";
 import { example, EXAMPLE_OUTPUTS, exampleOutputs } from "./fixtures";
 
@@ -88,7 +88,7 @@ describe("etcd with TLS, client certificates and RBAC from the generated config 
   }, 60_000);
 
   afterAll(async () => {
-    await stopChildren(members, "SIGKILL");
+    await killAll(procsOfChildren(members));
     fs.rmSync(root, { recursive: true, force: true });
   });
 

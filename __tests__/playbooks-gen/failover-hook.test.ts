@@ -15,7 +15,7 @@ import { PRODUCTION_TLS, productionRenderEnv, type RenderEnv } from "../../playb
 import * as yaml from "js-yaml";
 import { generateTree } from "../../playbooks-gen/generate";
 import { ALERTMANAGER_HOOK_TOKEN_FILE } from "../../playbooks-gen/views/failover";
-import { stopChildren } from "../support/children";
+import { killAll, procsOfChildren } from "../../lab/proc";
 import { requireDebianPackages } from "../support/debian";
 import * as https from "https";
 import { LabPki } from "../../lab/backends/loopback/pki";
@@ -224,7 +224,9 @@ describe("failover hook", () => {
       await until("the change", () => calls().some((c) => c.startsWith("edit-config")), 15_000);
       expect(output).not.toContain("refused a POST");
     } finally {
-      await stopChildren([alertmanager]); // before afterEach removes its storage directory
+      // It writes its storage on SIGTERM: exited before afterEach removes the directory.
+      const running = procsOfChildren([alertmanager]);
+      await killAll(running, "SIGTERM").catch(() => killAll(running));
     }
   }, 60_000);
 
