@@ -31,7 +31,7 @@ const USAGE = `usage: npm run lab -- <up|status|drill [NAME…]|down> [options]
   --dir DIR         lab working directory (default .lab)
   --keep-logs DIR   drill: before a lab it booted goes down, copy every host's logs and configs to DIR
   --net A.B.C       loopback /24 for the hosts (default 127.0.0, with --wan-rtt 127.0.40; hosts get .2, .3, …)
-  --wan-rtt MS      drill: put each region in its own network namespace, MS ms round trip between
+  --wan-rtt MS      drill: put each host in its own network namespace, MS ms round trip between
                     regions through a delaying forwarder (root, /dev/net/tun; the lab's clients see no delay)
 drills: ${Object.keys(DRILLS).join(", ")}
   (region-loss, region-return, etcd-quorum-loss, region-partition: stretched mode; region-partition

@@ -133,8 +133,11 @@ export class Lab implements DrillBackend {
         const regions: Record<string, string[]> = {};
         for (const h of lab.env.hosts) (regions[h.region] ??= []).push(lab.env.addressOf(h.name));
         await WanNetwork.cleanup(lab.wanId());
-        lab.wan = await WanNetwork.create({ id: lab.wanId(), regions, clientAddress: lab.env.clientAddress, oneWayDelayMs: opts.wanRttMs / 2, logDir: lab.env.root });
-        log(`WAN: ${Object.keys(regions).join(", ")} in their own network namespaces, ${opts.wanRttMs} ms round trip between regions (lab clients on ${lab.env.clientAddress}, no delay)`);
+        // One namespace per host: a host's connections leave with its own address, as on a droplet. etcd
+        // checks a peer's certificate against the address it connects from: with a namespace per
+        // region, every connection left with the region's first address and etcd refused its peers.
+        lab.wan = await WanNetwork.create({ id: lab.wanId(), regions, clientAddress: lab.env.clientAddress, oneWayDelayMs: opts.wanRttMs / 2, logDir: lab.env.root, layout: "host" });
+        log(`WAN: every host of ${Object.keys(regions).join(", ")} in its own network namespace, ${opts.wanRttMs} ms round trip between regions, none inside one (lab clients on ${lab.env.clientAddress}, no delay)`);
       }
       await lab.boot();
     } catch (e) {
@@ -186,7 +189,7 @@ export class Lab implements DrillBackend {
       if (h.services.includes("patroni") && process.getuid?.() === 0) execFileSync("chown", ["-R", "postgres:postgres", this.env.hostDir(h.name)]);
     }
     for (const h of this.hostsRunning("etcd")) this.spawnService(h, "etcd");
-    await waitFor("etcd members healthy", 30_000, () => this.etcdHealthy());
+    await waitFor("etcd members healthy, each connected to every peer", 30_000, () => this.etcdMeshed());
     step(`etcd cluster healthy; authentication on (${enableEtcdAuth(this.t, this.env, this.state.secrets).length} changes)`);
     // The first node of the primary region bootstraps, so the cluster starts where the topology wants it.
     const [first, ...others] = [...this.hostsRunning("patroni")].sort((a, b) => Number(b.regionRole === "primary") - Number(a.regionRole === "primary"));
@@ -239,9 +242,9 @@ export class Lab implements DrillBackend {
     return this.dbHosts.stopRestarting();
   }
 
-  /** Starts a program on a lab host: in its region's network namespace when the lab has a WAN. */
+  /** Starts a program on a lab host: in the host's network namespace when the lab has a WAN. */
   startOn(host: string, spec: SpawnSpec): Proc {
-    return start({ ...spec, prefix: this.wan?.execPrefix(this.host(host).region) ?? [] });
+    return start({ ...spec, prefix: this.wan?.execPrefix(this.env.addressOf(host)) ?? [] });
   }
 
   /** Records a process the lab started outside the host services, so `down` stops it too. */
@@ -331,7 +334,7 @@ export class Lab implements DrillBackend {
 
   // ---- commands on a host -------------------------------------------------------------------------
   exec(host: string, argv: readonly string[], opts: { readonly timeoutMs?: number; readonly input?: string } = {}): Promise<ExecResult> {
-    const full = [...(this.wan?.execPrefix(this.host(host).region) ?? []), ...argv];
+    const full = [...(this.wan?.execPrefix(this.env.addressOf(host)) ?? []), ...argv];
     return new Promise((resolve, reject) => {
       const child = spawn(full[0], full.slice(1), { stdio: ["pipe", "pipe", "pipe"], timeout: opts.timeoutMs ?? 60_000 });
       let stdout = "";
@@ -412,6 +415,21 @@ export class Lab implements DrillBackend {
     return (await Promise.all(this.hostsRunning("etcd").map((h) => probe.etcdMemberHealthy(this.env.addressOf(h.name), this.tls)))).every(Boolean);
   }
 
+  /**
+   * Every running etcd member healthy and connected to every other running one. A member can answer
+   * healthy while a peer refuses its connections (it hears the leader through the other peers): throws
+   * naming the first member short of peers, which waitFor reports if it lasts.
+   */
+  private async etcdMeshed(): Promise<boolean> {
+    if (!(await this.etcdHealthy())) return false;
+    const members = this.hostsRunning("etcd");
+    for (const h of members) {
+      const n = await probe.etcdActivePeers(this.env.addressOf(h.name), this.tls);
+      if (n < members.length - 1) throw new Error(`etcd on ${h.name} is connected to ${n} of its ${members.length - 1} peers (see ${path.join(this.env.paths(h).logDir, "etcd.out")})`);
+    }
+    return true;
+  }
+
   async etcdLeader(): Promise<string | null> {
     return probe.etcdLeaderName(new Map(this.hostsRunning("etcd").map((h) => [h.name, this.env.addressOf(h.name)])), this.tls);
   }
@@ -469,7 +487,7 @@ export class Lab implements DrillBackend {
    * leader, itself streaming from the primary) with every replica streaming, and a synchronous standby
    * when configured; HAProxy routing to the primary; Sentinels agreeing. */
   async waitHealthy(timeoutMs: number, step: (msg: string) => void = () => {}): Promise<void> {
-    await waitFor("etcd members healthy", timeoutMs, () => this.etcdHealthy());
+    await waitFor("etcd members healthy, each connected to every peer", timeoutMs, () => this.etcdMeshed());
     const clusters = this.clusters();
     for (const { region, nodes } of clusters) {
       const lead = await waitFor(`every Patroni replica streaming${clusters.length > 1 ? ` in ${region}` : ""}`, timeoutMs, async () => {

@@ -3,7 +3,7 @@
 import { PORTS } from "../../../lib/model";
 import { redisOnce, type RedisAuth } from "../../clients/resp";
 import type { Member } from "../types";
-import { httpsJson, type TlsClient } from "../../clients/https";
+import { httpsJson, httpsRequest, type TlsClient } from "../../clients/https";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export async function getJson(url: string, timeoutMs = 1500): Promise<any> {
@@ -18,6 +18,13 @@ const patroni = (addr: string, p: string) => `https://${addr}:${PORTS.patroniApi
 
 export function etcdMemberHealthy(addr: string, tls: TlsClient): Promise<boolean> {
   return httpsJson(etcd(addr, "/health"), tls).then((j) => j?.health === "true", () => false);
+}
+
+/** How many peers an etcd member has an active connection to (its `etcd_network_active_peers`). */
+export async function etcdActivePeers(addr: string, tls: TlsClient): Promise<number> {
+  const { status, body } = await httpsRequest(etcd(addr, "/metrics"), tls);
+  if (status !== 200) throw new Error(`${addr}: /metrics answered ${status}`);
+  return body.split("\n").filter((l) => l.startsWith("etcd_network_active_peers{") && Number(l.split(" ").pop()) >= 1).length;
 }
 
 /** The etcd leader's member name, asked of the first member that answers (`addrs` by host name). */
