@@ -416,16 +416,15 @@ export class Lab implements DrillBackend {
   }
 
   /**
-   * Every running etcd member healthy and connected to every other running one. A member can answer
+   * Every etcd member healthy and connected to every other member of its cluster. A member can answer
    * healthy while a peer refuses its connections (it hears the leader through the other peers): throws
    * naming the first member short of peers, which waitFor reports if it lasts.
    */
   private async etcdMeshed(): Promise<boolean> {
     if (!(await this.etcdHealthy())) return false;
-    const members = this.hostsRunning("etcd");
-    for (const h of members) {
-      const n = await probe.etcdActivePeers(this.env.addressOf(h.name), this.tls);
-      if (n < members.length - 1) throw new Error(`etcd on ${h.name} is connected to ${n} of its ${members.length - 1} peers (see ${path.join(this.env.paths(h).logDir, "etcd.out")})`);
+    for (const h of this.hostsRunning("etcd")) {
+      const { active, peers } = await probe.etcdPeerLinks(this.env.addressOf(h.name), this.tls);
+      if (active < peers) throw new Error(`etcd on ${h.name} is connected to ${active} of its ${peers} peers (see ${path.join(this.env.paths(h).logDir, "etcd.out")})`);
     }
     return true;
   }

@@ -20,11 +20,17 @@ export function etcdMemberHealthy(addr: string, tls: TlsClient): Promise<boolean
   return httpsJson(etcd(addr, "/health"), tls).then((j) => j?.health === "true", () => false);
 }
 
-/** How many peers an etcd member has an active connection to (its `etcd_network_active_peers`). */
-export async function etcdActivePeers(addr: string, tls: TlsClient): Promise<number> {
+/**
+ * An etcd member's peers (the other members of its own cluster: the standby-cluster layout runs one
+ * etcd cluster per region) and how many of them it has an active connection to (`etcd_network_active_peers`).
+ */
+export async function etcdPeerLinks(addr: string, tls: TlsClient): Promise<{ readonly active: number; readonly peers: number }> {
+  const list = await httpsJson(etcd(addr, "/v3/cluster/member/list"), tls, { method: "POST", body: "{}" });
+  if (!Array.isArray(list?.members)) throw new Error(`${addr}: no member list (${JSON.stringify(list).slice(0, 200)})`);
   const { status, body } = await httpsRequest(etcd(addr, "/metrics"), tls);
   if (status !== 200) throw new Error(`${addr}: /metrics answered ${status}`);
-  return body.split("\n").filter((l) => l.startsWith("etcd_network_active_peers{") && Number(l.split(" ").pop()) >= 1).length;
+  const active = body.split("\n").filter((l) => l.startsWith("etcd_network_active_peers{") && Number(l.split(" ").pop()) >= 1).length;
+  return { active, peers: list.members.length - 1 };
 }
 
 /** The etcd leader's member name, asked of the first member that answers (`addrs` by host name). */
