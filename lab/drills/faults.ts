@@ -107,20 +107,25 @@ async function redisFailback({ backend }: DrillContext, f: Findings, region: str
   const { failoverTimeoutMs } = presetOf(backend.t).sentinel;
   await waitFor(`a Redis replica in ${region} in sync with ${primary}`, 60_000 + failoverTimeoutMs, async () =>
     (await backend.redisReplication(primary))?.onlineReplicas.some((r) => home.has(r)), 250);
-  // The Sentinel asked must itself see it so: a Sentinel that has just come back with its region (its
-  // view from before the fault, or no fresh INFO from the replicas yet) could start a failover of a
-  // stale view or find no replica to promote. Wait for one that names the agreed primary and lists a
-  // replica of the region as plainly up ("slave", link ok); the region's own when it is ready.
-  const sentinel = await waitFor(`a Sentinel that names ${primary} and sees a replica in ${region} up`, 60_000, async () => {
-    const candidates = [...backend.hostsRunning("sentinel")].sort((a, b) => Number(b.region === region) - Number(a.region === region));
-    for (const s of candidates) {
-      if ((await backend.sentinelMaster(s.name).catch(() => null)) !== primary) continue;
-      const replicas = await redisCommand(backend.sentinelTarget(s.name, "admin"), ["SENTINEL", "REPLICAS", sentinelMasterName(backend.t)]).catch(() => []);
-      const upAtHome = (Array.isArray(replicas) ? replicas : []).map(sentinelFields).some((r) =>
-        [...home].some((h) => r.ip === h || r.ip === backend.redisTarget(h).host) && r.flags === "slave" && r["master-link-status"] === "ok");
-      if (upAtHome) return s;
+  // Every Sentinel must have seen every returned host turned into a replica before the failover. A
+  // host that came back as a primary is converted by the Sentinels (+convert-to-slave), and each one
+  // learns of it only from that host's next INFO, up to 10 s later. A Sentinel whose last INFO still
+  // said "master" takes the replica the failover has just promoted for that same rogue primary and
+  // converts it again, before the failing-over Sentinel sees the promotion: the failover then waits
+  // out its failover-timeout and aborts (the lab saw this: -failover-abort-slave-timeout after 180 s
+  // under stock). So: every Sentinel names the primary, and every replica it lists as up reports the
+  // role "slave". The Sentinel asked is one that also lists a replica of the region with link ok,
+  // the region's own when it is ready.
+  const sentinel = await waitFor(`every Sentinel to name ${primary} and see each replica report the role slave`, 60_000, async () => {
+    const views = await Promise.all(backend.hostsRunning("sentinel").map(async (s) => ({ s, view: await sentinelView(backend, s.name) })));
+    for (const { s, view } of views) {
+      if (view.master !== primary) throw new Error(`Sentinel ${s.name} names ${view.master ?? "no primary"}`);
+      const rogue = view.replicas.find((r) => !/s_down|disconnected/.test(r.flags) && r["role-reported"] !== "slave");
+      if (rogue) throw new Error(`Sentinel ${s.name} last heard ${rogue.ip}:${rogue.port} report the role ${rogue["role-reported"]}`);
     }
-    return undefined;
+    const isHome = (ip: string) => [...home].some((h) => ip === h || ip === backend.redisTarget(h).host);
+    return views.filter(({ view }) => view.replicas.some((r) => isHome(r.ip) && r.flags === "slave" && r["master-link-status"] === "ok"))
+      .map(({ s }) => s).sort((a, b) => Number(b.region === region) - Number(a.region === region))[0];
   }, 250);
   const t0 = Date.now();
   const onOld = (...args: string[]) => redisCommand(backend.redisTarget(primary, "admin"), args);
@@ -145,6 +150,13 @@ async function redisFailback({ backend }: DrillContext, f: Findings, region: str
   }
 }
 
+/** What one Sentinel says: the primary it names (a host name where it is one) and its replicas' fields. */
+async function sentinelView(backend: DrillContext["backend"], sentinelHost: string): Promise<{ readonly master: string | null; readonly replicas: readonly Record<string, string>[] }> {
+  const master = await backend.sentinelMaster(sentinelHost);
+  const replicas = await redisCommand(backend.sentinelTarget(sentinelHost, "admin"), ["SENTINEL", "REPLICAS", sentinelMasterName(backend.t)]);
+  return { master, replicas: (Array.isArray(replicas) ? replicas : []).map(sentinelFields) };
+}
+
 /** Each running Sentinel's master, its flags and config epoch, and its replicas' flags: for a report
  * that says why a failover did not land. */
 async function sentinelViews(backend: DrillContext["backend"]): Promise<string> {
@@ -154,7 +166,7 @@ async function sentinelViews(backend: DrillContext["backend"]): Promise<string> 
       const target = backend.sentinelTarget(s.name, "admin");
       const m = sentinelFields(await redisCommand(target, ["SENTINEL", "MASTER", name]));
       const replicas = await redisCommand(target, ["SENTINEL", "REPLICAS", name]);
-      const rs = (Array.isArray(replicas) ? replicas : []).map(sentinelFields).map((r) => `${r.ip} ${r.flags} link ${r["master-link-status"]}`);
+      const rs = (Array.isArray(replicas) ? replicas : []).map(sentinelFields).map((r) => `${r.ip} ${r.flags} (reports ${r["role-reported"]}) link ${r["master-link-status"]}`);
       return `${s.name}: master ${m.ip} (${m.flags}, epoch ${m["config-epoch"]}), replicas ${rs.join(", ") || "none"}`;
     } catch (e) {
       return `${s.name}: ${(e as Error).message}`;
