@@ -116,14 +116,15 @@ async function redisFailback({ backend }: DrillContext, f: Findings, region: str
   // under stock). So: every Sentinel names the primary, and every replica it lists as up reports the
   // role "slave". The Sentinel asked is one that also lists a replica of the region with link ok,
   // the region's own when it is ready.
+  const isAddressOf = (ip: string, host: string) => ip === host || ip === backend.redisTarget(host).host;
   const sentinel = await waitFor(`every Sentinel to name ${primary} and see each replica report the role slave`, 60_000, async () => {
     const views = await Promise.all(backend.hostsRunning("sentinel").map(async (s) => ({ s, view: await sentinelView(backend, s.name) })));
     for (const { s, view } of views) {
-      if (view.master !== primary) throw new Error(`Sentinel ${s.name} names ${view.master ?? "no primary"}`);
+      if (!isAddressOf(view.master.ip, primary)) throw new Error(`Sentinel ${s.name} names ${view.master.ip}, not ${primary}`);
       const rogue = view.replicas.find((r) => !/s_down|disconnected/.test(r.flags) && r["role-reported"] !== "slave");
       if (rogue) throw new Error(`Sentinel ${s.name} last heard ${rogue.ip}:${rogue.port} report the role ${rogue["role-reported"]}`);
     }
-    const isHome = (ip: string) => [...home].some((h) => ip === h || ip === backend.redisTarget(h).host);
+    const isHome = (ip: string) => [...home].some((h) => isAddressOf(ip, h));
     return views.filter(({ view }) => view.replicas.some((r) => isHome(r.ip) && r.flags === "slave" && r["master-link-status"] === "ok"))
       .map(({ s }) => s).sort((a, b) => Number(b.region === region) - Number(a.region === region))[0];
   }, 250);
@@ -150,23 +151,22 @@ async function redisFailback({ backend }: DrillContext, f: Findings, region: str
   }
 }
 
-/** What one Sentinel says: the primary it names (a host name where it is one) and its replicas' fields. */
-async function sentinelView(backend: DrillContext["backend"], sentinelHost: string): Promise<{ readonly master: string | null; readonly replicas: readonly Record<string, string>[] }> {
-  const master = await backend.sentinelMaster(sentinelHost);
-  const replicas = await redisCommand(backend.sentinelTarget(sentinelHost, "admin"), ["SENTINEL", "REPLICAS", sentinelMasterName(backend.t)]);
+/** What one Sentinel says of the monitored primary (SENTINEL MASTER) and its replicas (SENTINEL REPLICAS). */
+async function sentinelView(backend: DrillContext["backend"], sentinelHost: string): Promise<{ readonly master: Record<string, string>; readonly replicas: readonly Record<string, string>[] }> {
+  const target = backend.sentinelTarget(sentinelHost, "admin");
+  const name = sentinelMasterName(backend.t);
+  const master = sentinelFields(await redisCommand(target, ["SENTINEL", "MASTER", name]));
+  const replicas = await redisCommand(target, ["SENTINEL", "REPLICAS", name]);
   return { master, replicas: (Array.isArray(replicas) ? replicas : []).map(sentinelFields) };
 }
 
-/** Each running Sentinel's master, its flags and config epoch, and its replicas' flags: for a report
- * that says why a failover did not land. */
+/** Each running Sentinel's master, its flags and config epoch, and its replicas' flags and reported
+ * roles: for a report that says why a failover did not land. */
 async function sentinelViews(backend: DrillContext["backend"]): Promise<string> {
-  const name = sentinelMasterName(backend.t);
   const views = await Promise.all(backend.hostsRunning("sentinel").map(async (s) => {
     try {
-      const target = backend.sentinelTarget(s.name, "admin");
-      const m = sentinelFields(await redisCommand(target, ["SENTINEL", "MASTER", name]));
-      const replicas = await redisCommand(target, ["SENTINEL", "REPLICAS", name]);
-      const rs = (Array.isArray(replicas) ? replicas : []).map(sentinelFields).map((r) => `${r.ip} ${r.flags} (reports ${r["role-reported"]}) link ${r["master-link-status"]}`);
+      const { master: m, replicas } = await sentinelView(backend, s.name);
+      const rs = replicas.map((r) => `${r.ip} ${r.flags} (reports ${r["role-reported"]}) link ${r["master-link-status"]}`);
       return `${s.name}: master ${m.ip} (${m.flags}, epoch ${m["config-epoch"]}), replicas ${rs.join(", ") || "none"}`;
     } catch (e) {
       return `${s.name}: ${(e as Error).message}`;
